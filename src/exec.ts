@@ -1,0 +1,74 @@
+// The one wrapper around child processes: every host tool icos runs goes through here, so a
+// missing tool and a failed tool are always reported the same way (see src/errors.ts).
+import { spawn } from "node:child_process";
+import { ToolFailedError, ToolMissingError } from "./errors.ts";
+import { packageOf } from "./host/tools.ts";
+
+export interface RunOptions {
+  cwd?: string;
+  /** Added to the environment (on top of process.env). */
+  env?: Record<string, string>;
+  /** Written to the child's stdin. */
+  input?: string | Buffer;
+  /** What icos was doing, for the error message (e.g. "mkfs.ext4 (guestos/dev root)"). */
+  context?: string;
+  /** Return a non-zero exit instead of throwing. */
+  allowFailure?: boolean;
+  /** Pass stderr through to ours (for long tools whose progress the user should see). */
+  inheritStderr?: boolean;
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+// Tools such as mke2fs live in sbin, which a non-root PATH often lacks.
+const SBIN = "/usr/local/sbin:/usr/sbin:/sbin";
+
+export function childEnv(extra?: Record<string, string>): NodeJS.ProcessEnv {
+  const path = process.env.PATH ?? "/usr/bin:/bin";
+  return { ...process.env, PATH: `${path}:${SBIN}`, LC_ALL: "C", ...extra };
+}
+
+/** Quote an argv for display so it can be pasted into a shell. */
+export function shellQuote(argv: readonly string[]): string {
+  return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(" ");
+}
+
+function tail(text: string, lines = 5): string {
+  return text.trimEnd().split("\n").slice(-lines).join("\n");
+}
+
+export async function run(command: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  const argv = [command, ...args];
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      cwd: opts.cwd,
+      env: childEnv(opts.env),
+      stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", opts.inheritStderr ? "inherit" : "pipe"],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout!.on("data", (b: Buffer) => out.push(b));
+    child.stderr?.on("data", (b: Buffer) => err.push(b));
+    child.on("error", (e: NodeJS.ErrnoException) => {
+      if (e.code === "ENOENT") reject(new ToolMissingError(command, packageOf(command)));
+      else reject(e);
+    });
+    if (opts.input !== undefined) child.stdin!.end(opts.input);
+    child.on("close", (code, signal) => {
+      const result = { code: code ?? 128, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+      if (code === 0 || opts.allowFailure) return resolve(result);
+      const status = signal ? `killed by signal ${signal}` : `exit code ${code}`;
+      reject(new ToolFailedError(shellQuote(argv), status, tail(result.stderr || result.stdout), opts.context));
+    });
+  });
+}
+
+/** Is `command` on PATH (sbin included)? */
+export async function which(command: string): Promise<string | undefined> {
+  const r = await run("sh", ["-c", 'command -v "$1"', "sh", command], { allowFailure: true });
+  return r.code === 0 ? r.stdout.trim() : undefined;
+}

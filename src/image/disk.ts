@@ -1,0 +1,150 @@
+// Whole-disk images: a sparse file holding a GPT (from src/formats/gpt.ts) and each partition's
+// image copied in at its offset. Written to a temporary name and renamed, so a reader never sees
+// a half-written disk; zero runs are skipped so they stay holes.
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { open, rename, rm, stat, type FileHandle } from "node:fs/promises";
+import { UserError } from "../errors.ts";
+import { FormatError } from "../formats/format-error.ts";
+import { decodeGpt, encodeGpt, type DecodeGptOptions, type DecodedGpt, type GptDisk, type GptPartition } from "../formats/gpt.ts";
+
+export interface PartitionSource {
+  /** The GPT slot (GptPartition.index) to fill. */
+  index: number;
+  /** A file holding the partition's bytes (a filesystem image); none leaves the partition zero. */
+  source?: string;
+}
+
+const READ_CHUNK_BYTES = 1 << 20;
+// All-zero runs this long are not written. 64 KiB is a multiple of every filesystem block size,
+// so with 1 MiB-aligned partitions each skipped run is a whole hole.
+const HOLE_CHUNK_BYTES = 64 * 1024;
+const ZEROS = Buffer.alloc(HOLE_CHUNK_BYTES);
+
+const mib = (bytes: number) => `${(bytes / (1 << 20)).toFixed(1)} MiB`;
+
+interface Copy {
+  source: string;
+  offsetBytes: number;
+}
+
+/** Check every source before any file is created: each names a partition, exists and fits. */
+async function planCopies(path: string, disk: GptDisk, sources: readonly PartitionSource[]): Promise<Copy[]> {
+  const copies: Copy[] = [];
+  const seen = new Set<number>();
+  for (const { index, source } of sources) {
+    const part = disk.partitions.find((p) => p.index === index);
+    if (!part) throw new UserError(`disk image ${path}: no partition ${index} in the GPT for ${source ?? "an empty source"}`);
+    if (seen.has(index)) throw new UserError(`disk image ${path}: partition ${label(part)} given two sources`);
+    seen.add(index);
+    if (source === undefined) continue;
+    const st = await stat(source).catch(() => undefined);
+    if (!st?.isFile()) throw new UserError(`disk image ${path}: partition ${label(part)}: image ${source} is not a regular file`);
+    const partBytes = (part.lastLba - part.firstLba + 1) * disk.sectorSize;
+    if (st.size > partBytes) {
+      throw new UserError(
+        `disk image ${path}: partition ${label(part)}: image ${source} is ${st.size} bytes (${mib(st.size)}), ` +
+          `larger than the partition's ${partBytes} bytes (${mib(partBytes)})`,
+        "grow the partition in the layout, or make the filesystem smaller",
+      );
+    }
+    copies.push({ source, offsetBytes: part.firstLba * disk.sectorSize });
+  }
+  return copies;
+}
+
+const label = (p: GptPartition) => (p.name ? `${p.index} (${p.name})` : `${p.index}`);
+
+async function writeAll(fh: FileHandle, bytes: Buffer, position: number): Promise<void> {
+  for (let done = 0; done < bytes.length; ) {
+    const { bytesWritten } = await fh.write(bytes, done, bytes.length - done, position + done);
+    done += bytesWritten;
+  }
+}
+
+/** Fill `buf` from `position` (short only at end of file); returns the byte count. */
+async function readFull(fh: FileHandle, buf: Buffer, position: number): Promise<number> {
+  let got = 0;
+  while (got < buf.length) {
+    const { bytesRead } = await fh.read(buf, got, buf.length - got, position + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return got;
+}
+
+/** Copy `source` to `offsetBytes` of `out`, writing only the non-zero 64 KiB chunks. */
+async function copySparse(out: FileHandle, source: string, offsetBytes: number): Promise<void> {
+  const src = await open(source, "r");
+  try {
+    const buf = Buffer.alloc(READ_CHUNK_BYTES);
+    for (let pos = 0; ; ) {
+      const n = await readFull(src, buf, pos);
+      if (n === 0) break;
+      // Coalesce runs of non-zero chunks into one write each.
+      let runStart = -1;
+      for (let at = 0; at <= n; at += HOLE_CHUNK_BYTES) {
+        const end = Math.min(at + HOLE_CHUNK_BYTES, n);
+        const zero = at === n || buf.subarray(at, end).equals(ZEROS.subarray(0, end - at));
+        if (!zero && runStart < 0) runStart = at;
+        if (zero && runStart >= 0) {
+          await writeAll(out, buf.subarray(runStart, at), offsetBytes + pos + runStart);
+          runStart = -1;
+        }
+      }
+      if (runStart >= 0) await writeAll(out, buf.subarray(runStart, n), offsetBytes + pos + runStart);
+      pos += n;
+    }
+  } finally {
+    await src.close();
+  }
+}
+
+/**
+ * Write a disk image at `path`: a sparse file of disk.sizeBytes with the GPT and each source at
+ * its partition's offset. Same inputs, same bytes. Replaces `path` atomically; on any error
+ * nothing is left behind (neither `path` nor the temporary file).
+ */
+export async function createDiskImage(path: string, disk: GptDisk, partitions: readonly PartitionSource[]): Promise<void> {
+  const regions = encodeGpt(disk); // validates the table before touching the file system
+  const copies = await planCopies(path, disk, partitions);
+  const tmp = `${path}.tmp-${process.pid}`;
+  const fh = await open(tmp, "w");
+  try {
+    await fh.truncate(disk.sizeBytes);
+    for (const r of regions) await writeAll(fh, r.bytes, r.offsetBytes);
+    for (const c of copies) await copySparse(fh, c.source, c.offsetBytes);
+    await fh.sync();
+    await fh.close();
+    await rename(tmp, path);
+  } catch (e) {
+    await fh.close().catch(() => undefined); // already closed if the rename failed
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+/**
+ * Read the GPT of a disk image file (a regular file: block devices report size 0 to fstat).
+ * Errors are FormatErrors prefixed with the path; see DecodeGptOptions for `strict`.
+ */
+export function readGpt(path: string, opts: DecodeGptOptions = {}): DecodedGpt {
+  const fd = openSync(path, "r");
+  try {
+    const readAt = (offset: number, length: number): Buffer => {
+      const buf = Buffer.alloc(length);
+      let got = 0;
+      while (got < length) {
+        const n = readSync(fd, buf, got, length - got, offset + got);
+        if (n === 0) break;
+        got += n;
+      }
+      return buf.subarray(0, got);
+    };
+    return decodeGpt(readAt, fstatSync(fd).size, opts);
+  } catch (e) {
+    if (e instanceof FormatError) throw new FormatError(`${path}: ${e.message}`);
+    throw e;
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -1,0 +1,29 @@
+// Run the icos CLI from source, as a user would, and capture what it prints.
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { ROOT } from "../../src/paths.ts";
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface IcosOptions {
+  env?: Record<string, string>;
+  /** Run with an empty /usr/sbin (a private mount namespace) to see how missing tools are reported. */
+  hideSbin?: boolean;
+}
+
+export function icos(args: string[], opts: IcosOptions = {}): CliResult {
+  const argv = [process.execPath, "--import", "tsx", join(ROOT, "src/cli/main.ts"), ...args];
+  const [cmd, ...rest] = opts.hideSbin
+    ? ["unshare", "--mount", "--propagation", "private", "sh", "-c", 'mount -t tmpfs tmpfs /usr/sbin && exec "$@"', "sh", ...argv]
+    : argv;
+  const r = spawnSync(cmd!, rest, {
+    cwd: ROOT,
+    env: { ...process.env, ...opts.env },
+    encoding: "utf8",
+  });
+  return { code: r.status ?? 128, stdout: r.stdout, stderr: r.stderr };
+}
