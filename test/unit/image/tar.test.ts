@@ -1,0 +1,154 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { chmodSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync, writeSync } from "node:fs";
+import { open } from "node:fs/promises";
+import { join } from "node:path";
+import { dataRegions, sparseMap, writeTar } from "../../../src/image/tar.ts";
+import { UserError } from "../../../src/errors.ts";
+import { run } from "../../../src/exec.ts";
+import { scratch } from "../../helpers/tmp.ts";
+
+const MTIME = 1700000000;
+const MiB = 2 ** 20;
+const sha = (f: string): string => createHash("sha256").update(readFileSync(f)).digest("hex");
+
+/** Write `data` at each offset of a file of `size` bytes; the rest is a real hole unless `dense`. */
+function patchwork(path: string, size: number, parts: [number, Buffer][], dense = false): void {
+  if (dense) writeFileSync(path, Buffer.alloc(size));
+  const fd = openSync(path, dense ? "r+" : "w");
+  for (const [off, data] of parts) writeSync(fd, data, 0, data.length, off);
+  closeSync(fd);
+  truncateSync(path, size);
+}
+
+function makeTree(dir: string, { reverse = false, dense = false } = {}): void {
+  mkdirSync(join(dir, "d/e"), { recursive: true });
+  const names = ["b", "a-b", "a", "Z", "é"];
+  for (const n of reverse ? [...names].reverse() : names) writeFileSync(join(dir, n), `file ${n}\n`);
+  writeFileSync(join(dir, "d/e/run"), "#!/bin/sh\n");
+  chmodSync(join(dir, "d/e/run"), 0o4750);
+  symlinkSync("../a", join(dir, "d/link"));
+  const x = Buffer.from("data");
+  // 40 MiB disk image: data at the start, in the middle (unaligned), and a hole at the end.
+  patchwork(join(dir, "d/disk.img"), 40 * MiB, [[0, x], [20 * MiB + 100, x], [30 * MiB, Buffer.alloc(10000, 1)]], dense);
+  patchwork(join(dir, "tail"), MiB + 3 * 4096 + 10, [[MiB + 3 * 4096 + 5, x]], dense); // data in a partial last block
+}
+
+async function extractAndCompare(archive: string, src: string, dir: string, flags: string[] = []): Promise<void> {
+  mkdirSync(dir);
+  await run("tar", [...flags, "-C", dir, "-xf", archive]);
+  const { stdout } = await run("sh", ["-c", 'cd "$1" && find . -type f | LC_ALL=C sort | xargs sha256sum', "sh", src]);
+  const restored = await run("sh", ["-c", 'cd "$1" && find . -type f | LC_ALL=C sort | xargs sha256sum', "sh", dir]);
+  assert.equal(restored.stdout, stdout);
+  const img = statSync(join(dir, "d/disk.img"));
+  assert.equal(img.size, 40 * MiB);
+  assert.ok(img.blocks * 512 < 1 * MiB, `d/disk.img restored with ${img.blocks} blocks: not sparse`);
+  assert.equal(statSync(join(dir, "d/e/run")).mode & 0o7777, 0o4750);
+  assert.equal(statSync(join(dir, "tail")).size, MiB + 3 * 4096 + 10);
+}
+
+test("tar: GNU tar restores every file byte for byte, the sparse ones sparse and full-sized", async (t) => {
+  const dir = scratch(t);
+  makeTree(join(dir, "src"));
+  await writeTar({ out: join(dir, "a.tar"), fromDir: join(dir, "src"), mtime: MTIME, sparse: true });
+  await extractAndCompare(join(dir, "a.tar"), join(dir, "src"), join(dir, "x"));
+  assert.ok(statSync(join(dir, "a.tar")).size < 1 * MiB, "holes were stored as data");
+  await writeTar({ out: join(dir, "a.tar.zst"), fromDir: join(dir, "src"), mtime: MTIME, sparse: true, compress: "zstd" });
+  await extractAndCompare(join(dir, "a.tar.zst"), join(dir, "src"), join(dir, "z"), ["--zstd"]);
+});
+
+test("tar: listing is sorted bytewise, owner 0/0, one mtime, modes kept", async (t) => {
+  const dir = scratch(t);
+  makeTree(join(dir, "src"));
+  const out = join(dir, "a.tar");
+  await writeTar({ out, fromDir: join(dir, "src"), mtime: MTIME, sparse: true });
+  const lines = (await run("tar", ["-tvf", out], { env: { TZ: "UTC" } })).stdout.trimEnd().split("\n");
+  const names = lines.map((l) => l.split(/\s+/).slice(5).join(" "));
+  assert.deepEqual(names, ["Z", "a", "a-b", "b", "d/", "d/disk.img", "d/e/", "d/e/run", "d/link -> ../a", "tail", "\\303\\251"]); // é, quoted by tar under LC_ALL=C
+  for (const l of lines) assert.match(l, /^\S+ 0\/0 +\d+ 2023-11-14 22:13 /);
+  assert.match(lines[7]!, /^-rwsr-x--- /);
+  assert.match(lines[5]!, /^-rw-r--r-- 0\/0 +41943040 /); // the real size, not the stored one
+});
+
+test("tar: the same content from another directory (other mtimes, order, real zeros) gives identical archives", async (t) => {
+  const dir = scratch(t);
+  makeTree(join(dir, "one"));
+  makeTree(join(dir, "two"), { reverse: true, dense: true }); // zeros written, not holes
+  assert.ok(statSync(join(dir, "two/d/disk.img")).blocks * 512 >= 40 * MiB);
+  utimesSync(join(dir, "two/a"), 1234567890, 1234567890);
+  for (const compress of ["none", "zstd"] as const) {
+    await writeTar({ out: join(dir, `1.${compress}`), fromDir: join(dir, "one"), mtime: MTIME, sparse: true, compress });
+    await writeTar({ out: join(dir, `2.${compress}`), fromDir: join(dir, "two"), mtime: MTIME, sparse: true, compress });
+    assert.equal(sha(join(dir, `1.${compress}`)), sha(join(dir, `2.${compress}`)), compress);
+  }
+});
+
+test("tar: hole map is 4096-block based and ends at the real size", async (t) => {
+  const dir = scratch(t);
+  const regions = async (size: number, parts: [number, Buffer][]) => {
+    const f = join(dir, "f");
+    patchwork(f, size, parts);
+    const fh = await open(f);
+    try {
+      return await dataRegions(fh, size);
+    } finally {
+      await fh.close();
+    }
+  };
+  const x = Buffer.from("x");
+  assert.deepEqual(await regions(16384, [[5000, x], [8192, x]]), [{ offset: 4096, length: 8192 }, { offset: 16384, length: 0 }]);
+  assert.deepEqual(await regions(10000, [[9999, x]]), [{ offset: 8192, length: 1808 }]);
+  assert.deepEqual(await regions(8192, []), [{ offset: 8192, length: 0 }]);
+  // GNU tar restores a file that ends in a hole to its full size only with this last empty region.
+  assert.equal(sparseMap([{ offset: 4096, length: 8192 }, { offset: 16384, length: 0 }]).toString().replace(/\0+$/, ""), "2\n4096\n8192\n16384\n0\n");
+  assert.equal(sparseMap([{ offset: 0, length: 1 }]).length, 512);
+});
+
+test("tar: explicit entries are renamed, sorted and checked", async (t) => {
+  const dir = scratch(t);
+  writeFileSync(join(dir, "built.img"), "image");
+  const out = join(dir, "art.tar");
+  await writeTar({
+    out,
+    mtime: MTIME,
+    sparse: false,
+    entries: [
+      { path: "os/disk.img", type: "file", source: join(dir, "built.img"), mode: 0o600 },
+      { path: "os", type: "directory" },
+      { path: "os/latest", type: "symlink", target: "disk.img" },
+    ],
+  });
+  const list = (await run("tar", ["-tvf", out], { env: { TZ: "UTC" } })).stdout;
+  assert.match(list, /^drwxr-xr-x 0\/0 .* os\/\n-rw------- 0\/0 +5 .* os\/disk\.img\nlrwxrwxrwx 0\/0 .* os\/latest -> disk\.img\n$/);
+  const file = { type: "file" as const, source: join(dir, "built.img") };
+  await assert.rejects(writeTar({ out, mtime: MTIME, sparse: false, entries: [{ ...file, path: "../x" }] }), /bad member path "\.\.\/x"/);
+  await assert.rejects(writeTar({ out, mtime: MTIME, sparse: false, entries: [{ ...file, path: "x" }, { ...file, path: "x" }] }), /member "x" given twice/);
+  await assert.rejects(writeTar({ out, mtime: MTIME, sparse: false, zstdLevel: 30, entries: [] }), /zstdLevel must be 1-19, got 30/);
+});
+
+test("tar: a special file is refused by path; the previous archive stays and no temp is left", async (t) => {
+  const dir = scratch(t);
+  makeTree(join(dir, "src"));
+  await run("mkfifo", [join(dir, "src/d/fifo")]);
+  const out = join(dir, "a.tar.zst");
+  writeFileSync(out, "previous");
+  await assert.rejects(writeTar({ out, fromDir: join(dir, "src"), mtime: MTIME, sparse: true, compress: "zstd" }), (e: Error) => {
+    assert.ok(e instanceof UserError);
+    assert.match(e.message, /src\/d\/fifo is not a regular file, directory or symlink/);
+    return true;
+  });
+  assert.equal(readFileSync(out, "utf8"), "previous");
+  assert.deepEqual(readdirSync(dir).sort(), ["a.tar.zst", "src"]);
+});
+
+test("tar: a large file streams through in chunks", async (t) => {
+  const dir = scratch(t);
+  mkdirSync(join(dir, "src"));
+  patchwork(join(dir, "src/big.img"), 512 * MiB, [[100 * MiB, Buffer.from("x")]]);
+  const before = process.resourceUsage().maxRSS;
+  await writeTar({ out: join(dir, "big.tar"), fromDir: join(dir, "src"), mtime: MTIME, sparse: false });
+  const grewKiB = process.resourceUsage().maxRSS - before;
+  assert.ok(grewKiB < 128 * 1024, `peak RSS grew by ${grewKiB} KiB archiving 512 MiB`);
+  assert.equal(statSync(join(dir, "big.tar")).size, 512 * MiB + 512 + 1024);
+});
