@@ -1,7 +1,8 @@
 // Digests that key the build cache: sha256 over canonical JSON, and over directory trees.
 import { createHash } from "node:crypto";
-import { lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
-import { join } from "node:path";
+import { readFile, readlink } from "node:fs/promises";
+import { UserError } from "../errors.ts";
+import { listTree } from "../image/files.ts";
 
 /** JSON with object keys sorted, so equal values always give equal text. */
 export function canonicalJson(value: unknown): string {
@@ -25,22 +26,13 @@ export function digestOf(value: unknown): string {
  * Digest of a directory tree: relative paths (sorted bytewise), types, the executable bit and
  * contents. Not mtimes or owners: a checkout's times are arbitrary and the build normalises both.
  */
-export function digestTree(root: string): string {
+export async function digestTree(root: string): Promise<string> {
   const h = createHash("sha256");
-  const walk = (rel: string): void => {
-    const names = readdirSync(join(root, rel)).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-    for (const name of names) {
-      const path = rel ? `${rel}/${name}` : name;
-      const full = join(root, path);
-      const st = lstatSync(full);
-      if (st.isDirectory()) {
-        h.update(`d ${path}\n`);
-        walk(path);
-      } else if (st.isSymbolicLink()) h.update(`l ${path} ${readlinkSync(full)}\n`);
-      else if (st.isFile()) h.update(`f ${path} ${st.mode & 0o111 ? "x" : "-"} ${sha256(readFileSync(full))}\n`);
-      else throw new Error(`${full}: only files, directories and symlinks belong in a build context`);
-    }
-  };
-  walk("");
+  for (const e of await listTree(root)) {
+    if (e.stat.isDirectory()) h.update(`d ${e.path}\n`);
+    else if (e.stat.isSymbolicLink()) h.update(`l ${e.path} ${await readlink(e.abs)}\n`);
+    else if (e.stat.isFile()) h.update(`f ${e.path} ${e.stat.mode & 0o111 ? "x" : "-"} ${sha256(await readFile(e.abs))}\n`);
+    else throw new UserError(`${e.abs}: only files, directories and symlinks belong in a build context`);
+  }
   return h.digest("hex");
 }

@@ -2,10 +2,11 @@
 // image copied in at its offset. Written to a temporary name and renamed, so a reader never sees
 // a half-written disk; zero runs are skipped so they stay holes.
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
-import { open, rename, rm, stat, type FileHandle } from "node:fs/promises";
+import { open, stat, type FileHandle } from "node:fs/promises";
 import { UserError } from "../errors.ts";
 import { FormatError } from "../formats/format-error.ts";
 import { decodeGpt, encodeGpt, type DecodeGptOptions, type DecodedGpt, type GptDisk, type GptPartition } from "../formats/gpt.ts";
+import { writeAtomically } from "./files.ts";
 
 export interface PartitionSource {
   /** The GPT slot (GptPartition.index) to fill. */
@@ -107,20 +108,17 @@ async function copySparse(out: FileHandle, source: string, offsetBytes: number):
 export async function createDiskImage(path: string, disk: GptDisk, partitions: readonly PartitionSource[]): Promise<void> {
   const regions = encodeGpt(disk); // validates the table before touching the file system
   const copies = await planCopies(path, disk, partitions);
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fh = await open(tmp, "w");
-  try {
-    await fh.truncate(disk.sizeBytes);
-    for (const r of regions) await writeAll(fh, r.bytes, r.offsetBytes);
-    for (const c of copies) await copySparse(fh, c.source, c.offsetBytes);
-    await fh.sync();
-    await fh.close();
-    await rename(tmp, path);
-  } catch (e) {
-    await fh.close().catch(() => undefined); // already closed if the rename failed
-    await rm(tmp, { force: true });
-    throw e;
-  }
+  await writeAtomically(path, async (tmp) => {
+    const fh = await open(tmp, "w");
+    try {
+      await fh.truncate(disk.sizeBytes);
+      for (const r of regions) await writeAll(fh, r.bytes, r.offsetBytes);
+      for (const c of copies) await copySparse(fh, c.source, c.offsetBytes);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  });
 }
 
 /**

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ToolFailedError, UserError } from "../errors.ts";
 import { run } from "../exec.ts";
-import { listTree, writeAtomically } from "./tar.ts";
+import { listTree, writeAtomically } from "./files.ts";
 
 export interface Ext4Options {
   /** Directory whose contents become the filesystem root (the root itself is 0755 root:root). */

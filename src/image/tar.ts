@@ -1,14 +1,14 @@
 // Deterministic tar archives of build artifacts: names sorted bytewise, owner 0/0 with empty
 // user/group names (numeric only, nothing resolved on extraction), one fixed mtime, and large
 // zero runs stored as POSIX "GNU sparse 1.0" members. Data is streamed in chunks, never held whole.
-import { randomBytes } from "node:crypto";
-import { createWriteStream, type Stats } from "node:fs";
-import { lstat, open, readdir, readlink, rename, rm, type FileHandle } from "node:fs/promises";
-import { basename, dirname, join, posix } from "node:path";
+import { createWriteStream } from "node:fs";
+import { open, readlink, rm, type FileHandle } from "node:fs/promises";
+import { posix } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { pack, type Pack } from "tar-stream";
 import { UserError } from "../errors.ts";
 import { run } from "../exec.ts";
+import { listTree, writeAtomically, type TreeEntry } from "./files.ts";
 
 export type TarEntry =
   | { path: string; type: "file"; source: string; mode?: number }
@@ -37,46 +37,6 @@ const SPARSE_MIN_BYTES = 1 << 20;
 const CHUNK = 1 << 20; // a multiple of SPARSE_BLOCK
 const ZERO = Buffer.alloc(CHUNK);
 
-export interface TreeEntry {
-  /** Relative to the root, '/'-separated, no leading "./". */
-  path: string;
-  abs: string;
-  stat: Stats;
-}
-
-/** Every entry below `root` (not following symlinks), sorted bytewise by path. */
-export async function listTree(root: string): Promise<TreeEntry[]> {
-  const out: TreeEntry[] = [];
-  const walk = async (rel: string): Promise<void> => {
-    const names = await readdir(join(root, rel));
-    // lstat a directory's entries together: one at a time is most of the time on a large tree.
-    const found = await Promise.all(
-      names.map(async (name) => {
-        const path = rel ? `${rel}/${name}` : name;
-        const abs = join(root, path);
-        return { path, abs, stat: await lstat(abs) };
-      }),
-    );
-    out.push(...found);
-    await Promise.all(found.filter((e) => e.stat.isDirectory()).map((e) => walk(e.path)));
-  };
-  await walk("");
-  const keyed = out.map((e) => ({ e, key: Buffer.from(e.path) }));
-  return keyed.sort((a, b) => Buffer.compare(a.key, b.key)).map((k) => k.e);
-}
-
-/** Write `out` through a temp file beside it, renamed only on success; the temp is removed on failure. */
-export async function writeAtomically<T>(out: string, write: (tmp: string) => Promise<T>): Promise<T> {
-  const tmp = join(dirname(out), `.${basename(out)}.tmp-${randomBytes(4).toString("hex")}`);
-  try {
-    const result = await write(tmp);
-    await rename(tmp, out);
-    return result;
-  } catch (e) {
-    await rm(tmp, { force: true, recursive: true });
-    throw e;
-  }
-}
 
 export async function writeTar(opts: WriteTarOptions): Promise<void> {
   const level = opts.zstdLevel ?? 10;
