@@ -13,7 +13,7 @@ export interface HostCheck {
   purpose: string;
 }
 
-async function toolVersion(command: string, args: string[]): Promise<string | undefined> {
+export async function toolVersion(command: string, args: string[]): Promise<string | undefined> {
   const r = await run(command, args, { allowFailure: true });
   return /\d+\.\d+[\w.+~:()-]*/.exec(`${r.stdout}\n${r.stderr}`)?.[0];
 }
@@ -33,4 +33,19 @@ export async function checkHost(): Promise<HostCheck[]> {
   );
   const files = HOST_FILES.map((f): HostCheck => ({ name: f.path, kind: "file", pkg: f.pkg, found: existsSync(f.path), path: f.path, purpose: f.purpose }));
   return [...checks, ...tools, ...files];
+}
+
+const versionCache = new Map<string, Promise<string>>();
+
+/** Versions of host tools, for build digests and manifests (asked once per process). */
+export async function toolVersions(commands: readonly string[]): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const command of commands) {
+    const tool = HOST_TOOLS.find((t) => t.command === command);
+    if (!versionCache.has(command)) {
+      versionCache.set(command, toolVersion(tool?.versionCommand ?? command, tool?.versionArgs ?? ["--version"]).then((v) => v ?? "unknown"));
+    }
+    out[command] = await versionCache.get(command)!;
+  }
+  return out;
 }

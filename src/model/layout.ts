@@ -1,10 +1,9 @@
 // The disk layout of an image: a YAML file (ic-os/<os>/layout.yaml) checked in three steps, as
 // LinuxKit does: the schema below (types, defaults, descriptions in one place), then the
 // cross-field rules in layout-rules.ts, then resolveLayout turns sizes into sectors.
-import { readFileSync } from "node:fs";
-import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
-import { UserError, ValidationError } from "../errors.ts";
+import { ValidationError } from "../errors.ts";
+import { expected, oneOf, parseYaml, readYamlFile, show, strict, zodProblems } from "./data-file.ts";
 import { layoutProblems } from "./layout-rules.ts";
 import { checkSize } from "./size.ts";
 
@@ -18,20 +17,6 @@ export const CONTENTS = ["esp", "grub", "config", "boot", "root", "var", "data",
 export const SLOTS = ["A", "B"] as const;
 /** GPT stores names as 36 UTF-16 code units (72 bytes). */
 export const GPT_NAME_MAX = 36;
-
-const show = (v: unknown): string => JSON.stringify(v) ?? String(v);
-// Every leaf says what it wanted and quotes what it got; a missing key just says "required".
-const expected = (what: string) => (iss: { input?: unknown }) =>
-  iss.input === undefined ? "required" : `expected ${what}, got ${show(iss.input)}`;
-const oneOf = (values: readonly string[]) => expected(`one of ${values.join(", ")}`);
-
-function strict<T extends z.ZodRawShape>(shape: T, what: string) {
-  const keys = Object.keys(shape).join(", ");
-  // parseLayout() puts each unknown key into the path, so the message only lists the valid ones.
-  return z.strictObject(shape, {
-    error: (iss) => (iss.code === "unrecognized_keys" ? `unknown key (valid keys: ${keys})` : expected(what)(iss)),
-  });
-}
 
 // A size field: a string ("512M") only, since a bare YAML number (512) is ambiguous.
 const sizeText = z.string({ error: (iss) => (iss.input === undefined ? "required" : sizeMessage(iss.input)) });
@@ -132,14 +117,7 @@ export type LayoutResult = { ok: true; layout: Layout } | { ok: false; problems:
 /** Schema, then cross-field rules; problems as `path: message`, never throws. */
 export function parseLayout(data: unknown): LayoutResult {
   const r = layoutSchema.safeParse(data, { reportInput: true });
-  if (!r.success) {
-    const problems = r.error.issues.flatMap((iss) =>
-      iss.code === "unrecognized_keys"
-        ? iss.keys.map((key) => `${describePath([...iss.path, key], data)}: ${iss.message}`)
-        : [`${describePath(iss.path, data)}: ${iss.message}`],
-    );
-    return { ok: false, problems };
-  }
+  if (!r.success) return { ok: false, problems: zodProblems(r.error, data) };
   const problems = layoutProblems(r.data);
   return problems.length > 0 ? { ok: false, problems } : { ok: true, layout: r.data };
 }
@@ -153,47 +131,10 @@ export function validateLayout(data: unknown, file: string): Layout {
 
 /** Parses YAML text; syntax errors come back as `file:line:col: message`, all of them. */
 export function parseLayoutYaml(text: string, file: string): Layout {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
-  if (doc.errors.length > 0) {
-    const at = (pos: number) => {
-      const { line, col } = lineCounter.linePos(pos);
-      return `${file}:${line}:${col}`;
-    };
-    throw new ValidationError(file, doc.errors.map((e) => `${at(e.pos[0])}: ${e.message}`));
-  }
-  let data: unknown;
-  try {
-    data = doc.toJS();
-  } catch (e) {
-    // e.g. an alias to an undefined anchor, found only when building the value
-    throw new ValidationError(file, [`${file}: ${(e as Error).message}`]);
-  }
-  return validateLayout(data, file);
+  return validateLayout(parseYaml(text, file), file);
 }
 
 /** Reads and validates a layout file (ic-os/<os>/layout.yaml). */
 export function loadLayout(file: string): Layout {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    throw new UserError(`cannot read layout file ${file}: ${(e as Error).message}`);
-  }
-  return parseLayoutYaml(text, file);
-}
-
-// `partitions[3] (A_root).lvm.volumes[0] (config).size`: indices as in the file (from 0), plus the
-// name the file gives that entry, so the reader need not count.
-function describePath(path: readonly PropertyKey[], data: unknown): string {
-  let out = "";
-  let node = data;
-  for (const key of path) {
-    node = typeof node === "object" && node !== null ? (node as Record<PropertyKey, unknown>)[key] : undefined;
-    if (typeof key === "number") {
-      const name = typeof node === "object" && node !== null ? (node as { name?: unknown }).name : undefined;
-      out += `[${key}]` + (typeof name === "string" && name !== "" ? ` (${name})` : "");
-    } else out += (out ? "." : "") + String(key);
-  }
-  return out || "(top level)";
+  return validateLayout(readYamlFile(file, "layout file"), file);
 }

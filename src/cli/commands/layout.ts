@@ -1,17 +1,10 @@
 import type { Command } from "commander";
-import { UserError } from "../../errors.ts";
 import { formatSize } from "../../model/size.ts";
 import { loadLayout, resolveLayout } from "../../model/layout.ts";
 import { layoutFile, OS_NAMES } from "../../paths.ts";
 import { printJson, table } from "../output.ts";
+import { parseScale } from "./build.ts";
 
-function parseScale(text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const m = /^(\d+)\/(\d+)$/.exec(text);
-  const value = m ? Number(m[1]) / Number(m[2]) : Number(text);
-  if (!(value > 0 && value <= 1)) throw new UserError(`--scale: expected a factor in (0, 1] such as 1/64, got ${text}`);
-  return value;
-}
 
 export function register(program: Command): void {
   const layout = program.command("layout").description("validate and show the partition layouts of the OS definitions");

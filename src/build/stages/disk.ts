@@ -1,0 +1,43 @@
+// Stage 5b: the GPT disk image, with the A set filled (and the B set too with fillB).
+import { join } from "node:path";
+import { createDiskImage } from "../../image/disk.ts";
+import { gptFromLayout } from "../../image/layout-gpt.ts";
+import type { ResolvedLayout } from "../../model/layout.ts";
+import { canonicalJson, digestOf } from "../digest.ts";
+import type { Progress } from "../progress.ts";
+import type { Store } from "../store.ts";
+import type { BootloaderResult } from "./bootloader.ts";
+import type { RootfsResult } from "./rootfs.ts";
+import { partitionOf, slotPartition } from "./slots.ts";
+
+const VERSION = 1;
+
+export interface DiskResult {
+  diskImg: string;
+  /** Partition index -> the image written there (others are left empty). */
+  sources: Record<number, string>;
+  digest: string;
+}
+
+export async function buildDisk(store: Store, subject: string, layout: ResolvedLayout, boot: BootloaderResult, rootfs: RootfsResult, opts: { fillB: boolean }, progress: Progress): Promise<DiskResult> {
+  const sources: Record<number, string> = {
+    [partitionOf(layout, "esp").index]: boot.espImg,
+    [partitionOf(layout, "grub").index]: boot.grubImg,
+  };
+  for (const slot of opts.fillB ? (["A", "B"] as const) : (["A"] as const)) {
+    sources[slotPartition(layout, "boot", slot).index] = rootfs.bootImg;
+    sources[slotPartition(layout, "root", slot).index] = rootfs.rootImg;
+  }
+  const gpt = gptFromLayout(layout);
+  const digest = digestOf({ stage: "disk", version: VERSION, gpt: canonicalJson(gpt), bootloader: boot.digest, rootfs: rootfs.digest, fillB: opts.fillB });
+  return progress.stage("disk", subject, digest, async () => {
+    const hit = store.get("disk", digest);
+    if (hit) return { value: { diskImg: join(hit.path, "disk.img"), sources, digest }, cache: "hit" };
+    const entry = await store.put("disk", digest, async (dir) => {
+      const parts = Object.entries(sources).map(([index, source]) => ({ index: Number(index), source }));
+      await createDiskImage(join(dir, "disk.img"), gpt, parts);
+      return { sizeBytes: layout.sizeBytes };
+    });
+    return { value: { diskImg: join(entry.path, "disk.img"), sources, digest }, cache: "miss" };
+  });
+}

@@ -1,0 +1,56 @@
+import type { Command } from "commander";
+import { join } from "node:path";
+import { openStore } from "../../build/cache.ts";
+import { Progress } from "../../build/progress.ts";
+import { exportBases, importBase } from "../../build/stages/base-transfer.ts";
+import { updateBases } from "../../build/stages/base.ts";
+import { loadOs } from "../../model/os.ts";
+import { IC_OS_DIR, OS_NAMES } from "../../paths.ts";
+import { UserError } from "../../errors.ts";
+import { printJson } from "../output.ts";
+
+function os(name: string) {
+  if (!(OS_NAMES as readonly string[]).includes(name)) throw new UserError(`unknown OS ${JSON.stringify(name)}`, `known: ${OS_NAMES.join(", ")}`);
+  return loadOs(join(IC_OS_DIR, name, "os.yaml"));
+}
+
+export function register(program: Command): void {
+  const base = program.command("base").description("manage the pinned base images (Dockerfile.base output) of an OS");
+
+  base
+    .command("update")
+    .description("rebuild an OS's base images from the archive and pin them in ic-os/<os>/base.lock.json")
+    .argument("<os>", OS_NAMES.join(" | "))
+    .option("--if-missing", "only build flavours whose pin is missing, stale or not in local storage")
+    .option("--json", "print the pins as JSON")
+    .addHelpText("after", "\nExample:\n  $ icos base update guestos\n  $ icos base update guestos --if-missing")
+    .action(async (name: string, opts: { ifMissing?: boolean; json?: boolean }) => {
+      const { store, release } = openStore();
+      try {
+        const pins = await updateBases(store, os(name), new Progress(opts.json), { onlyMissing: opts.ifMissing });
+        if (opts.json) printJson(pins);
+        else for (const [flavour, pin] of Object.entries(pins)) console.log(`${name}/${flavour}: ${pin.image}`);
+      } finally {
+        release();
+      }
+    });
+
+  base
+    .command("export")
+    .description("write an OS's pinned base images as OCI archives, to reproduce its images on another machine")
+    .argument("<os>", OS_NAMES.join(" | "))
+    .requiredOption("--out <dir>", "directory for <os>-base-<flavour>.oci.tar files")
+    .addHelpText("after", "\nExample:\n  $ icos base export guestos --out /tmp/bases")
+    .action(async (name: string, opts: { out: string }) => {
+      for (const file of await exportBases(os(name), opts.out)) console.log(file);
+    });
+
+  base
+    .command("import")
+    .description("load a base image exported by `icos base export`; it must match a pin in the lock file")
+    .argument("<file>", "an <os>-base-<flavour>.oci.tar file")
+    .addHelpText("after", "\nExample:\n  $ icos base import /tmp/bases/guestos-base-dev.oci.tar")
+    .action(async (file: string) => {
+      console.log(await importBase(file));
+    });
+}

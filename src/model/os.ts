@@ -1,0 +1,85 @@
+// An OS definition: ic-os/<os>/os.yaml (docs/os-definition.md). Data, checked by this schema; the
+// build reads everything it needs about an OS from here and from the files it names.
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { z } from "zod";
+import { ValidationError } from "../errors.ts";
+import { IC_OS_DIR } from "../paths.ts";
+import { expected, readYamlFile, strict, zodProblems } from "./data-file.ts";
+
+const name = z.string({ error: expected("a name") }).regex(/^[a-z0-9][a-z0-9-]*$/, "expected lower-case letters, digits and '-'");
+const str = z.string({ error: expected("a string") });
+const strList = z.array(str, { error: expected("a list of strings") });
+
+export const osSchema = strict(
+  {
+    name: name.describe("the OS name; also the folder under ic-os/"),
+    description: str.optional().describe("one line for humans"),
+    layout: str.default("layout.yaml").describe("the layout file, relative to the OS folder"),
+    sourceDateEpoch: z.number({ error: expected("seconds since 1970") }).int().nonnegative().describe("every timestamp in the image"),
+    bootstrap: strict(
+      {
+        suite: str.describe("distribution suite, e.g. bookworm (or an Ubuntu suite with its mirror)"),
+        mirror: z.url({ error: expected("a URL") }).describe("archive mirror"),
+        components: strList.default(["main"]).describe("archive components"),
+        variant: z.enum(["minbase", "essential", "apt", "required", "important", "standard"]).default("minbase").describe("mmdebstrap variant"),
+        include: strList.default([]).describe("packages in the bootstrap itself"),
+        dpkgExclude: strList.default([]).describe("dpkg path-exclude patterns, kept for later installs too"),
+        dpkgInclude: strList.default([]).describe("dpkg path-include patterns (exceptions to the excludes)"),
+      },
+      "a bootstrap section",
+    ).describe("stage 1: the base root filesystem from the archive (mmdebstrap)"),
+    bases: z
+      .record(name, strList, { error: expected("a map of base flavour to package files") })
+      .describe("stage 2: Dockerfile.base flavours, each a list of package files in context/"),
+    variants: z
+      .record(
+        name,
+        strict(
+          {
+            base: name.describe("which base flavour"),
+            target: str.describe("the Dockerfile stage to build (--target)"),
+            buildArgs: z.record(str, str).default({}).describe("extra --build-arg values"),
+          },
+          "a variant",
+        ),
+        { error: expected("a map of variant name to settings") },
+      )
+      .describe("stage 3: build variants (prod, dev, ...)"),
+    components: strList.default([]).describe("folders of ic-os/components/ installed by the Dockerfile"),
+    kernelArgs: str.default("").describe("kernel command line; icos adds root= and dfinity.system="),
+  },
+  "an OS definition",
+);
+
+export type OsDefinition = z.output<typeof osSchema> & { dir: string; file: string };
+
+function crossProblems(os: z.output<typeof osSchema>, dir: string): string[] {
+  const problems: string[] = [];
+  for (const [v, def] of Object.entries(os.variants)) {
+    if (!(def.base in os.bases)) problems.push(`variants.${v}.base: unknown base flavour ${JSON.stringify(def.base)} (defined: ${Object.keys(os.bases).join(", ")})`);
+  }
+  for (const [b, files] of Object.entries(os.bases)) {
+    files.forEach((f, i) => {
+      if (!existsSync(join(dir, "context", f))) problems.push(`bases.${b}[${i}]: no such file context/${f}`);
+    });
+  }
+  os.components.forEach((c, i) => {
+    if (!existsSync(join(IC_OS_DIR, "components", c))) problems.push(`components[${i}]: no component folder ic-os/components/${c}`);
+  });
+  if (!existsSync(join(dir, os.layout))) problems.push(`layout: no such file ${os.layout}`);
+  for (const f of ["Dockerfile.base", "Dockerfile"]) {
+    if (!existsSync(join(dir, "context", f))) problems.push(`(context): missing context/${f}`);
+  }
+  return problems;
+}
+
+export function loadOs(file: string): OsDefinition {
+  const data = readYamlFile(file, "OS definition");
+  const r = osSchema.safeParse(data, { reportInput: true });
+  if (!r.success) throw new ValidationError(file, zodProblems(r.error, data));
+  const dir = dirname(file);
+  const problems = crossProblems(r.data, dir);
+  if (problems.length) throw new ValidationError(file, problems);
+  return { ...r.data, dir, file };
+}
