@@ -6,7 +6,10 @@ import { UserError } from "./errors.ts";
 
 // src/paths.ts and dist/paths.js both sit one level below the root.
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-export const IC_OS_DIR = join(ROOT, "ic-os");
+// ICOS_IC_OS_DIR / ICOS_OUT_DIR let tests build from a modified copy of the definitions
+// without touching the checkout.
+export const IC_OS_DIR = process.env.ICOS_IC_OS_DIR ? resolve(process.env.ICOS_IC_OS_DIR) : join(ROOT, "ic-os");
+export const OUT_DIR = process.env.ICOS_OUT_DIR ? resolve(process.env.ICOS_OUT_DIR) : join(ROOT, "out");
 export const OS_NAMES = ["guestos", "hostos", "setupos", "boundary-guestos"] as const;
 export type OsName = (typeof OS_NAMES)[number];
 

@@ -19,8 +19,8 @@ function alive(pid: number): boolean {
 }
 
 /** Open the store for a build: take its lock, clear what killed builds left in tmp/. */
-export function openStore(): { store: Store; release: () => void } {
-  const store = new Store(cacheDir());
+export function openStore(dir = cacheDir()): { store: Store; release: () => void } {
+  const store = new Store(dir);
   const lock = join(store.root, "lock");
   for (;;) {
     try {

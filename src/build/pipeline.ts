@@ -10,7 +10,7 @@ import { toolVersions } from "../host/doctor.ts";
 import { readGpt } from "../image/disk.ts";
 import { loadLayout, resolveLayout } from "../model/layout.ts";
 import type { Target } from "../model/target.ts";
-import { ROOT } from "../paths.ts";
+import { OUT_DIR } from "../paths.ts";
 import { openStore } from "./cache.ts";
 import { Progress, type StageReport } from "./progress.ts";
 import { ARTIFACTS, buildArtifacts } from "./stages/artifacts.ts";
@@ -26,6 +26,8 @@ export interface BuildOptions {
   version: string;
   quiet: boolean;
   outDir?: string;
+  /** Another stage store than the default (icos verify builds with empty ones). */
+  cacheDir?: string;
 }
 
 export interface BuildResult {
@@ -35,7 +37,7 @@ export interface BuildResult {
 }
 
 export function outDirOf(target: Target): string {
-  return join(ROOT, "out", target.os.name, target.variant);
+  return join(OUT_DIR, target.os.name, target.variant);
 }
 
 async function sha256File(path: string): Promise<string> {
@@ -47,7 +49,7 @@ async function sha256File(path: string): Promise<string> {
 export async function build(target: Target, opts: BuildOptions): Promise<BuildResult> {
   const progress = new Progress(opts.quiet);
   const layout = resolveLayout(loadLayout(join(target.os.dir, target.os.layout)), { scale: opts.scale });
-  const { store, release } = openStore();
+  const { store, release } = openStore(opts.cacheDir);
   try {
     const image = await buildImage(store, target, progress);
     const rootfs = await buildRootfs(store, target, layout, image.imageId, opts.version, progress);

@@ -1,0 +1,114 @@
+// Slow tier: build GuestOS images from the real Dockerfiles and boot them in QEMU.
+import { before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { appendFileSync, cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { icos } from "../../helpers/cli.ts";
+import { ensureGuestosBase, icosJson } from "../../helpers/build.ts";
+import { scratch } from "../../helpers/tmp.ts";
+import { ROOT } from "../../../src/paths.ts";
+import type { StageReport } from "../../../src/build/progress.ts";
+
+const SCALE = "1/64";
+
+interface BuildJson {
+  outDir: string;
+  manifest: { inputs: { baseImage: string }; sha256: Record<string, string>; partitions: { name: string; sha256: string }[] };
+  stages: StageReport[];
+}
+interface RunJson {
+  ready: boolean;
+  seconds: number;
+  serialLog: string;
+}
+
+const stageCache = (b: BuildJson) => Object.fromEntries(b.stages.map((s) => [s.stage, s.cache]));
+const lockedBase = (flavour: string) => (JSON.parse(readFileSync(join(ROOT, "ic-os/guestos/base.lock.json"), "utf8")) as Record<string, { image: string }>)[flavour]!.image;
+
+/** A copy of ic-os/ that a test may change, and an out/ of its own. */
+function definitionsCopy(t: Parameters<typeof scratch>[0]): { env: Record<string, string>; dir: string } {
+  const dir = scratch(t, "icos-defs-");
+  cpSync(join(ROOT, "ic-os"), join(dir, "ic-os"), { recursive: true });
+  return { dir: join(dir, "ic-os"), env: { ICOS_IC_OS_DIR: join(dir, "ic-os"), ICOS_OUT_DIR: join(dir, "out") } };
+}
+
+describe("guestos images", { concurrency: false }, () => {
+  before(() => ensureGuestosBase());
+
+  test("guestos/dev builds from the pinned base and boots to ready with no failed unit", (t) => {
+    const out = scratch(t, "icos-out-");
+    const { json: b } = icosJson<BuildJson>(["build", "guestos/dev", "--scale", SCALE], { env: { ICOS_OUT_DIR: out } });
+    assert.equal(b.manifest.inputs.baseImage, lockedBase("dev"));
+    for (const f of ["disk.img", "disk-img.tar.zst", "update-img.tar.zst", "SHA256SUMS", "manifest.json"]) assert.ok(existsSync(join(b.outDir, f)), f);
+    const { json: r } = icosJson<RunJson>(["run", join(b.outDir, "disk.img"), "--wait-ready", "--timeout", "300"]);
+    assert.equal(r.ready, true);
+    t.diagnostic(`guestos/dev ready after ${r.seconds}s`);
+  });
+
+  test("a rebuild with nothing changed does no work", (t) => {
+    const out = scratch(t, "icos-out-");
+    const { json: b } = icosJson<BuildJson>(["build", "guestos/dev", "--scale", SCALE], { env: { ICOS_OUT_DIR: out } });
+    assert.deepEqual(new Set(Object.values(stageCache(b))), new Set(["hit"]), JSON.stringify(b.stages));
+  });
+
+  test("changing one component file reruns the Dockerfile stage onward, never the base", (t) => {
+    const defs = definitionsCopy(t);
+    appendFileSync(join(defs.dir, "components/base-config/etc/fstab"), "# changed by a test\n");
+    const { json: b } = icosJson<BuildJson>(["build", "guestos/dev", "--scale", SCALE], { env: defs.env });
+    const cache = stageCache(b);
+    assert.equal(cache.image, "miss");
+    assert.equal(cache.rootfs, "miss");
+    assert.equal(cache.bootloader, "hit");
+    assert.ok(!("bootstrap" in cache) && !("base" in cache), "no base stage ran");
+    assert.equal(b.manifest.inputs.baseImage, lockedBase("dev"));
+  });
+
+  test("guestos/prod boots to ready and its console offers no login", (t) => {
+    const out = scratch(t, "icos-out-");
+    const { json: b } = icosJson<BuildJson>(["build", "guestos/prod", "--scale", SCALE], { env: { ICOS_OUT_DIR: out } });
+    const { json: r } = icosJson<RunJson>(["run", join(b.outDir, "disk.img"), "--wait-ready", "--timeout", "300"]);
+    assert.equal(r.ready, true);
+    const serial = readFileSync(r.serialLog, "utf8");
+    assert.match(serial, /icos-ready: state=running failed=0/);
+    assert.doesNotMatch(serial, /login:/);
+    t.diagnostic(`guestos/prod ready after ${r.seconds}s`);
+  });
+
+  test("two builds with empty caches give identical artifacts and partitions", () => {
+    const { json } = icosJson<{ identical: boolean; differences: string[] }>(["verify", "guestos/dev", "--scale", SCALE]);
+    assert.equal(json.identical, true, json.differences.join("\n"));
+  });
+
+  for (const [what, edit, message] of [
+    ["a broken Dockerfile", (dir: string) => appendFileSync(join(dir, "guestos/context/Dockerfile"), "RUN false\n"), /Dockerfile \(guestos\/dev\) failed/],
+    ["a missing context file", (dir: string) => appendFileSync(join(dir, "guestos/context/Dockerfile"), "COPY no-such-file /\n"), /no-such-file/],
+  ] as const) {
+    test(`${what} fails clearly and leaves nothing a later build would use`, (t) => {
+      const defs = definitionsCopy(t);
+      edit(defs.dir);
+      const cache = scratch(t, "icos-cache-");
+      const r = icos(["build", "guestos/dev", "--scale", SCALE], { env: { ...defs.env, ICOS_CACHE_DIR: cache } });
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, message);
+      assert.doesNotMatch(r.stderr, /internal error/);
+      assert.ok(!existsSync(join(defs.env.ICOS_OUT_DIR!, "guestos")), "nothing in out/");
+      assert.deepEqual(readdirSync(join(cache, "objects")), [], "no stage committed");
+      assert.deepEqual(readdirSync(join(cache, "tmp")), [], "no temp left");
+    });
+  }
+
+  test("an unknown variant is refused before any work", () => {
+    const r = icos(["build", "guestos/nightly"]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /unknown variant "nightly" of guestos\n  hint: guestos has: prod, dev, dev-sev, dev-malicious/);
+  });
+
+  test("a missing component is named with its field", (t) => {
+    const defs = definitionsCopy(t);
+    const osYaml = join(defs.dir, "guestos/os.yaml");
+    writeFileSync(osYaml, readFileSync(osYaml, "utf8").replace("  - ready-report\n", "  - ready-report\n  - no-such-component\n"));
+    const r = icos(["build", "guestos/dev"], { env: defs.env });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /os\.yaml: 1 problem:\n  components\[\d\]: no component folder ic-os\/components\/no-such-component/);
+  });
+});
