@@ -19,3 +19,8 @@ export function layoutFile(osOrPath: string): string {
   if (existsSync(osOrPath)) return resolve(osOrPath);
   throw new UserError(`unknown OS or missing layout file: ${osOrPath}`, `use one of ${OS_NAMES.join(", ")} or a path to a layout.yaml`);
 }
+
+/** The cache: stage store (objects/, tmp/), VM work dirs (vm/), the KVM verdict (accel.json). */
+export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.ICOS_CACHE_DIR ? resolve(env.ICOS_CACHE_DIR) : join(ROOT, ".icos-cache");
+}

@@ -2,12 +2,9 @@
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { UserError } from "../errors.ts";
-import { ROOT } from "../paths.ts";
+import { cacheDir } from "../paths.ts";
 import { Store } from "./store.ts";
 
-export function cacheDir(): string {
-  return process.env.ICOS_CACHE_DIR ?? join(ROOT, ".icos-cache");
-}
 
 function alive(pid: number): boolean {
   try {

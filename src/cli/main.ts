@@ -7,6 +7,10 @@ import { FormatError } from "../formats/format-error.ts";
 import { register as doctor } from "./commands/doctor.ts";
 import { register as inspect } from "./commands/inspect.ts";
 import { register as layout } from "./commands/layout.ts";
+import { register as base } from "./commands/base.ts";
+import { register as build } from "./commands/build.ts";
+import { register as verify } from "./commands/verify.ts";
+import { register as run } from "./commands/run.ts";
 
 const { version } = createRequire(import.meta.url)("../../package.json") as { version: string };
 
@@ -15,9 +19,10 @@ export function buildProgram(): Command {
     .description("Build, run, install and upgrade the IC-OS family of operating systems")
     .version(version)
     .showHelpAfterError("(run with --help for usage)")
+    .enablePositionalOptions()
     .exitOverride()
     .configureHelp({ sortSubcommands: false });
-  for (const register of [doctor, inspect, layout]) register(program);
+  for (const register of [doctor, inspect, layout, base, build, verify, run]) register(program);
   program.addHelpText("after", "\nExamples:\n  $ icos doctor\n  $ icos layout check\n  $ icos inspect out/guestos/dev/disk.img --json");
   return program;
 }

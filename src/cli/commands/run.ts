@@ -1,0 +1,178 @@
+import type { Command } from "commander";
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { join, relative } from "node:path";
+import { UserError } from "../../errors.ts";
+import { OS_NAMES, ROOT } from "../../paths.ts";
+import { chooseAccel, describeAccel } from "../../vm/accel.ts";
+import { OVMF_PATH } from "../../vm/qemu-args.ts";
+import { MILESTONES, VmError, startVm, type VmHandle } from "../../vm/vm.ts";
+import { printJson } from "../output.ts";
+
+interface RunOptions {
+  waitReady?: boolean;
+  timeout: string;
+  memory: string;
+  cpus: string;
+  sshPort?: string;
+  configMedia?: string;
+  keep?: boolean;
+  json?: boolean;
+}
+
+const HEARTBEAT_MS = 30_000;
+
+/** `guestos/dev` -> <repo>/out/guestos/dev/disk.img; an existing file is used as it is. */
+export function resolveDisk(arg: string): string {
+  if (existsSync(arg)) return arg;
+  const target = /^([a-z-]+)\/([\w.-]+)$/.exec(arg);
+  if (target && (OS_NAMES as readonly string[]).includes(target[1]!)) {
+    const disk = join(ROOT, "out", arg, "disk.img");
+    if (existsSync(disk)) return disk;
+    throw new UserError(`no image at ${relative(ROOT, disk)}; run \`icos build ${arg}\` first`);
+  }
+  throw new UserError(`${arg}: no such disk image`, `give a disk image file or a target such as guestos/dev (OS one of ${OS_NAMES.join(", ")})`);
+}
+
+function integer(flag: string, value: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UserError(`${flag}: expected a whole number from ${min} to ${max}, got "${value}"`);
+  return n;
+}
+
+const stamp = (ms: number): string => `[${(ms / 1000).toFixed(1).padStart(5)} s]`;
+
+/**
+ * The console for a terminal, byte for byte except ANSI escape sequences (OVMF clears the screen
+ * and sets colours) and carriage returns. A sequence split across two reads is held back.
+ */
+function consoleStream(write: (bytes: Buffer) => void): (chunk: Buffer) => void {
+  const SEQUENCE = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]/g;
+  let held = "";
+  return (chunk) => {
+    const text = held + chunk.toString("latin1"); // one char per byte: nothing to decode
+    const cut = text.lastIndexOf("\x1b");
+    const unfinished = cut >= 0 && text.length - cut < 32 && !new RegExp(`^(?:${SEQUENCE.source})`).test(text.slice(cut));
+    held = unfinished ? text.slice(cut) : "";
+    const ready = unfinished ? text.slice(0, cut) : text;
+    write(Buffer.from(ready.replace(SEQUENCE, "").replace(/\r/g, ""), "latin1"));
+  };
+}
+
+export function register(program: Command): void {
+  program
+    .command("run")
+    .description("boot a disk image in QEMU on a throwaway copy-on-write overlay (the image itself is never written)")
+    .argument("<target-or-disk>", "a build target such as guestos/dev (out/guestos/dev/disk.img) or a raw disk image")
+    .option("--wait-ready", "wait for the guest's ready line, report the boot time, then stop the VM")
+    .option("--timeout <seconds>", "with --wait-ready: give up after this long", "300")
+    .option("--memory <MiB>", "guest memory", "2048")
+    .option("--cpus <n>", "virtual CPUs", "2")
+    .option("--ssh-port <port>", "host port on 127.0.0.1 forwarded to the guest's port 22 (default: a free port)")
+    .option("--config-media <file>", "a raw image attached read-only as removable USB storage")
+    .option("--keep", "keep the overlay; with --wait-ready, leave the VM running in the background")
+    .option("--json", "with --wait-ready: print { ready, seconds, accel, sshPort, serialLog } as JSON")
+    .addHelpText(
+      "after",
+      "\nExample:\n  $ icos run guestos/dev\n  $ icos run out/guestos/dev/disk.img --wait-ready --timeout 120 --json\n" +
+        "\nICOS_ACCEL=kvm|tcg|auto picks the accelerator (auto: KVM only if a probe boots firmware under it).",
+    )
+    .action(async (arg: string, opts: RunOptions) => {
+      const timeoutSeconds = integer("--timeout", opts.timeout, 1, 86_400);
+      const memoryMiB = integer("--memory", opts.memory, 128, 1 << 20);
+      const cpus = integer("--cpus", opts.cpus, 1, 64);
+      const sshPort = opts.sshPort === undefined ? undefined : integer("--ssh-port", opts.sshPort, 1, 65_535);
+      if (opts.json && !opts.waitReady) throw new UserError("--json needs --wait-ready", "without it the VM runs in the foreground and prints its console");
+      const disk = resolveDisk(arg);
+      if (opts.configMedia !== undefined && !existsSync(opts.configMedia)) throw new UserError(`--config-media ${opts.configMedia}: no such file`);
+
+      // Ctrl-C (or a kill) stops QEMU before we exit: no VM outlives us unless --keep asked for it.
+      let vm: VmHandle | undefined;
+      let interrupted = false;
+      const onSignal = (signal: NodeJS.Signals): void => {
+        if (interrupted) return;
+        interrupted = true;
+        process.exitCode = 130;
+        console.error(`\n${signal}: stopping the VM`);
+        void (vm ? vm.stop() : Promise.resolve()).finally(() => process.exit(130));
+      };
+      const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+      for (const s of signals) process.on(s, onSignal);
+      try {
+        const accel = await chooseAccel({ ovmf: OVMF_PATH });
+        console.error(describeAccel(accel));
+        vm = await startVm({ disk, accel, memoryMiB, cpus, sshPort, configMedia: opts.configMedia, keep: opts.keep });
+        console.error(`booting ${disk} (${accel.accel.toUpperCase()}, ${cpus} vCPU${cpus === 1 ? "" : "s"}, ${memoryMiB} MiB), QEMU pid ${vm.pid}`);
+        console.error(`serial log: ${vm.serialLog}`);
+        console.error(`ssh: ssh -p ${vm.sshPort} root@127.0.0.1`);
+        if (opts.waitReady) await waitReady(vm, timeoutSeconds, opts);
+        else await foreground(vm, () => interrupted);
+      } catch (e) {
+        // Stopping QEMU on a signal makes the wait fail ("QEMU exited"): not an error to report.
+        if (!interrupted) throw e;
+      } finally {
+        // Once interrupted, keep ignoring signals until the VM is stopped and we exit.
+        if (!interrupted) for (const s of signals) process.off(s, onSignal);
+      }
+    });
+}
+
+async function foreground(vm: VmHandle, interrupted: () => boolean): Promise<void> {
+  console.error(`console: socat -,raw,echo=0 UNIX-CONNECT:${vm.serialSocket}`);
+  console.error("Ctrl-C stops the VM\n");
+  vm.onData(consoleStream((bytes) => process.stdout.write(bytes)));
+  const exit = await vm.exited;
+  await vm.stop();
+  if (interrupted()) return;
+  // QEMU exits 0 when the guest powers off, and also on a SIGTERM from elsewhere: show its words.
+  const said = (await readFile(vm.qemuLog, "utf8").catch(() => "")).trim().split("\n").slice(-5).join("\n    ");
+  console.error(`\nQEMU exited (${exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`})` + (said ? `:\n    ${said}` : ""));
+  if (exit.code !== 0) process.exitCode = 1;
+}
+
+async function waitReady(vm: VmHandle, timeoutSeconds: number, opts: RunOptions): Promise<void> {
+  let next = 0;
+  let lastReport = 0;
+  vm.onLine((line, elapsedMs) => {
+    const m = MILESTONES.findIndex((ms, i) => i >= next && ms.pattern.test(line));
+    if (m < 0) return;
+    next = m + 1;
+    lastReport = elapsedMs;
+    console.error(`${stamp(elapsedMs)} ${MILESTONES[m]!.name}`);
+  });
+  const heartbeat = setInterval(() => {
+    const elapsed = Date.now() - vm.startedAt;
+    if (elapsed - lastReport < HEARTBEAT_MS) return;
+    lastReport = elapsed;
+    console.error(`${stamp(elapsed)} still waiting for the ready line`);
+  }, 1000);
+  const summary = { ready: false, seconds: 0, accel: vm.accel.accel, sshPort: vm.sshPort, serialLog: vm.serialLog };
+  try {
+    const ready = await vm.waitReady(timeoutSeconds * 1000);
+    summary.ready = true;
+    summary.seconds = Math.round(ready.seconds * 10) / 10;
+    console.error(`${stamp(ready.seconds * 1000)} ready`);
+  } catch (e) {
+    if (!(e instanceof VmError)) throw e;
+    summary.seconds = Math.round((Date.now() - vm.startedAt) / 100) / 10;
+    if (opts.json) printJson({ ...summary, error: e.kind });
+    await vm.stop();
+    throw e;
+  } finally {
+    clearInterval(heartbeat);
+  }
+  if (opts.keep) {
+    vm.detach();
+    if (opts.json) printJson({ ...summary, pid: vm.pid });
+    else {
+      console.log(`ready after ${summary.seconds.toFixed(1)} s (${summary.accel.toUpperCase()}); the VM keeps running`);
+      console.log(`  pid ${vm.pid}; stop it with: kill ${vm.pid}`);
+      console.log(`  ssh -p ${vm.sshPort} root@127.0.0.1`);
+      console.log(`  work dir: ${vm.workDir}`);
+    }
+    return;
+  }
+  await vm.stop();
+  if (opts.json) printJson(summary);
+  else console.log(`ready after ${summary.seconds.toFixed(1)} s (${summary.accel.toUpperCase()})`);
+}
