@@ -1,6 +1,8 @@
 // Digests that key the build cache: sha256 over canonical JSON, and over directory trees.
 import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
 import { readFile, readlink } from "node:fs/promises";
+import { pipeline } from "node:stream/promises";
 import { UserError } from "../errors.ts";
 import { listTree } from "../image/files.ts";
 
@@ -34,5 +36,12 @@ export async function digestTree(root: string): Promise<string> {
     else if (e.stat.isFile()) h.update(`f ${e.path} ${e.stat.mode & 0o111 ? "x" : "-"} ${sha256(await readFile(e.abs))}\n`);
     else throw new UserError(`${e.abs}: only files, directories and symlinks belong in a build context`);
   }
+  return h.digest("hex");
+}
+
+/** sha256 of a file, streamed (disk images are many GiB). Stages record it in their meta.json. */
+export async function sha256File(path: string): Promise<string> {
+  const h = createHash("sha256");
+  await pipeline(createReadStream(path, { highWaterMark: 1 << 22 }), h);
   return h.digest("hex");
 }

@@ -1,10 +1,7 @@
 // A build: from a target (guestos/dev) to out/<os>/<variant>/, stage by stage. Each stage is
 // cached in the store by the digest of its inputs; out/ is replaced atomically at the end.
-import { createReadStream } from "node:fs";
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
-import { createHash } from "node:crypto";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { pipeline as streamPipeline } from "node:stream/promises";
 import { run } from "../exec.ts";
 import { toolVersions } from "../host/doctor.ts";
 import { readGpt } from "../image/disk.ts";
@@ -40,11 +37,6 @@ export function outDirOf(target: Target): string {
   return join(OUT_DIR, target.os.name, target.variant);
 }
 
-async function sha256File(path: string): Promise<string> {
-  const h = createHash("sha256");
-  await streamPipeline(createReadStream(path, { highWaterMark: 1 << 22 }), h);
-  return h.digest("hex");
-}
 
 export async function build(target: Target, opts: BuildOptions): Promise<BuildResult> {
   const progress = new Progress(opts.quiet);
@@ -57,48 +49,53 @@ export async function build(target: Target, opts: BuildOptions): Promise<BuildRe
     const disk = await buildDisk(store, `${target.id} disk (${opts.fillB ? "A+B" : "A"})`, layout, boot, rootfs, { fillB: opts.fillB }, progress);
     const artifacts = await buildArtifacts(store, `${target.id} archives`, disk, rootfs, { version: opts.version, sourceDateEpoch: target.os.sourceDateEpoch }, progress);
 
-    // out/ is assembled beside its final place and swapped in whole.
+    // Hashes come from the stages that made the files (kept in the cache), not from re-reading them.
+    const sums: Record<string, string> = { "disk.img": disk.diskSha256, ...artifacts.sha256 };
+    const manifest = {
+      target: target.id,
+      version: opts.version,
+      scale: opts.scale,
+      fillB: opts.fillB,
+      inputs: { baseImage: image.baseImage, image: image.imageId, context: image.contextDigest },
+      stages: Object.fromEntries(progress.stages.map((s) => [s.stage, s.digest])),
+      tools: await toolVersions(["podman", "runc", "tar", "mke2fs", "debugfs", "mkfs.vfat", "mcopy", "grub-mkimage", "zstd"]),
+      partitions: readGpt(disk.diskImg).disk.partitions.map((p) => ({
+        index: p.index, name: p.name, type: p.typeGuid, guid: p.partGuid, startLba: p.firstLba, sizeLba: p.lastLba - p.firstLba + 1,
+        sha256: disk.partitionSha256[p.index] ?? "empty",
+      })),
+      sha256: sums,
+    };
     const out = opts.outDir ?? outDirOf(target);
-    const tmp = `${out}.tmp-${process.pid}`;
-    await rm(tmp, { recursive: true, force: true });
-    await mkdir(tmp, { recursive: true });
-    try {
+    const text = JSON.stringify(manifest, null, 2) + "\n";
+    if ((await readFile(join(out, "manifest.json"), "utf8").catch(() => "")) === text) {
+      progress.note(`up to date: ${out}`);
+    } else {
       progress.note(`writing ${out}`);
-      await run("cp", ["--sparse=always", disk.diskImg, join(tmp, "disk.img")], { context: "copy disk.img" });
-      for (const a of ARTIFACTS) await run("cp", [join(artifacts, a), join(tmp, a)], { context: `copy ${a}` });
-      const files = ["disk.img", ...ARTIFACTS];
-      const sums: Record<string, string> = {};
-      for (const f of files) sums[f] = await sha256File(join(tmp, f));
-      const partitionSums: Record<string, string> = {};
-      for (const [index, src] of Object.entries(disk.sources)) partitionSums[layout.partitions[Number(index) - 1]!.name] = await sha256File(src);
-      const manifest = {
-        target: target.id,
-        version: opts.version,
-        scale: opts.scale,
-        fillB: opts.fillB,
-        inputs: { baseImage: image.baseImage, image: image.imageId, context: image.contextDigest },
-        stages: Object.fromEntries(progress.stages.map((s) => [s.stage, s.digest])),
-        tools: await toolVersions(["podman", "runc", "tar", "mke2fs", "debugfs", "mkfs.vfat", "mcopy", "grub-mkimage", "zstd"]),
-        partitions: readGpt(join(tmp, "disk.img")).disk.partitions.map((p) => ({
-          index: p.index, name: p.name, type: p.typeGuid, guid: p.partGuid, startLba: p.firstLba, sizeLba: p.lastLba - p.firstLba + 1,
-          sha256: partitionSums[p.name] ?? "empty",
-        })),
-        sha256: sums,
-      };
-      await writeFile(join(tmp, "SHA256SUMS"), files.map((f) => `${sums[f]}  ${f}\n`).join(""));
-      await writeFile(join(tmp, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
-      await mkdir(dirname(out), { recursive: true });
-      const old = `${out}.old-${process.pid}`;
-      await rename(out, old).catch(() => undefined);
-      await rename(tmp, out);
-      await rm(old, { recursive: true, force: true });
+      await writeOut(out, { "disk.img": disk.diskImg, ...Object.fromEntries(ARTIFACTS.map((a) => [a, join(artifacts.dir, a)])) }, sums, text);
       progress.note(`done: ${out}`);
-      return { outDir: out, manifest, stages: progress.stages };
-    } catch (e) {
-      await rm(tmp, { recursive: true, force: true });
-      throw e;
     }
+    return { outDir: out, manifest, stages: progress.stages };
   } finally {
     release();
+  }
+}
+
+/** Fill out/<os>/<variant>/ beside its final place, then swap it in whole. */
+async function writeOut(out: string, files: Record<string, string>, sums: Record<string, string>, manifest: string): Promise<void> {
+  const tmp = `${out}.tmp-${process.pid}`;
+  await rm(tmp, { recursive: true, force: true });
+  await mkdir(tmp, { recursive: true });
+  try {
+    for (const [name, src] of Object.entries(files)) await run("cp", ["--sparse=always", src, join(tmp, name)], { context: `copy ${name}` });
+    await writeFile(join(tmp, "SHA256SUMS"), Object.keys(files).map((f) => `${sums[f]}  ${f}\n`).join(""));
+    await writeFile(join(tmp, "manifest.json"), manifest);
+    await mkdir(dirname(out), { recursive: true });
+    const old = `${out}.old-${process.pid}`;
+    await rename(out, old).catch(() => undefined);
+    await rename(tmp, out);
+    await rm(old, { recursive: true, force: true });
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true });
+    throw e;
   }
 }

@@ -5,7 +5,8 @@ import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { open, stat, type FileHandle } from "node:fs/promises";
 import { UserError } from "../errors.ts";
 import { FormatError } from "../formats/format-error.ts";
-import { decodeGpt, encodeGpt, type DecodeGptOptions, type DecodedGpt, type GptDisk, type GptPartition } from "../formats/gpt.ts";
+import { decodeGpt, type DecodeGptOptions, type DecodedGpt } from "../formats/gpt-decode.ts";
+import { encodeGpt, type GptDisk, type GptPartition } from "../formats/gpt.ts";
 import { writeAtomically } from "./files.ts";
 
 export interface PartitionSource {

@@ -9,12 +9,12 @@ import { buildVfat } from "../../image/vfat.ts";
 import type { ResolvedLayout } from "../../model/layout.ts";
 import type { OsDefinition } from "../../model/os.ts";
 import { IC_OS_DIR } from "../../paths.ts";
-import { digestOf, sha256 } from "../digest.ts";
+import { digestOf, sha256, sha256File } from "../digest.ts";
 import type { Progress } from "../progress.ts";
 import type { Store } from "../store.ts";
 import { partitionOf, slotPartition } from "./slots.ts";
 
-const VERSION = 1;
+const VERSION = 2; // 2: meta.json records sha256 of the outputs
 /** GRUB modules in the EFI binary: GPT, both filesystems, grubenv, and what grub.cfg uses. */
 export const GRUB_MODULES = [
   "part_gpt", "fat", "ext2", "normal", "linux", "configfile", "loadenv", "regexp", "test", "echo", "boot",
@@ -25,6 +25,7 @@ export interface BootloaderResult {
   espImg: string;
   grubImg: string;
   digest: string;
+  sha256: Record<string, string>;
 }
 
 /** Volume IDs of vfat partitions: fixed, derived from the image and partition names. */
@@ -51,8 +52,8 @@ export async function buildBootloader(store: Store, os: OsDefinition, layout: Re
   });
   return progress.stage("bootloader", `${os.name} ESP + grub partition`, digest, async () => {
     const hit = store.get("bootloader", digest);
-    const result = (dir: string) => ({ espImg: join(dir, "esp.img"), grubImg: join(dir, "grub.img"), digest });
-    if (hit) return { value: result(hit.path), cache: "hit" };
+    const result = (dir: string, meta: Record<string, unknown>) => ({ espImg: join(dir, "esp.img"), grubImg: join(dir, "grub.img"), digest, sha256: meta.sha256 as Record<string, string> });
+    if (hit) return { value: result(hit.path, hit.meta), cache: "hit" };
     const entry = await store.put("bootloader", digest, async (dir) => {
       const files = join(dir, "files");
       await mkdir(join(files, "esp"), { recursive: true });
@@ -65,8 +66,8 @@ export async function buildBootloader(store: Store, os: OsDefinition, layout: Re
       const common = { sourceDateEpoch: os.sourceDateEpoch };
       await buildVfat({ ...common, out: join(dir, "esp.img"), sizeBytes: esp.sizeBytes, label: "ESP", volumeId: volumeId(os.name, esp.name), files: [{ src: efi, dest: "EFI/BOOT/BOOTX64.EFI" }] });
       await buildVfat({ ...common, out: join(dir, "grub.img"), sizeBytes: grub.sizeBytes, label: "GRUB", volumeId: volumeId(os.name, grub.name), files: join(files, "grub") });
-      return {};
+      return { sha256: { "esp.img": await sha256File(join(dir, "esp.img")), "grub.img": await sha256File(join(dir, "grub.img")) } };
     });
-    return { value: result(entry.path), cache: "miss" };
+    return { value: result(entry.path, entry.meta), cache: "miss" };
   });
 }

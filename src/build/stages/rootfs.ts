@@ -9,18 +9,20 @@ import { toolVersions } from "../../host/doctor.ts";
 import { buildExt4 } from "../../image/ext4.ts";
 import type { ResolvedLayout } from "../../model/layout.ts";
 import type { Target } from "../../model/target.ts";
-import { digestOf } from "../digest.ts";
+import { digestOf, sha256File } from "../digest.ts";
 import { exportImage } from "../podman.ts";
 import type { Progress } from "../progress.ts";
 import type { Store } from "../store.ts";
 import { slotPartition } from "./slots.ts";
 
-const VERSION = 1;
+const VERSION = 2; // 2: meta.json records sha256 of the outputs
 
 export interface RootfsResult {
   bootImg: string;
   rootImg: string;
   digest: string;
+  /** File name -> sha256, recorded when the stage ran. */
+  sha256: Record<string, string>;
 }
 
 /** BOOT_ARGS_A / BOOT_ARGS_B: each slot's kernel finds its own root by partition GUID. */
@@ -55,7 +57,8 @@ export async function buildRootfs(store: Store, target: Target, layout: Resolved
   });
   return progress.stage("rootfs", `${target.id} boot + root (ext4)`, digest, async () => {
     const hit = store.get("rootfs", digest);
-    if (hit) return { value: { bootImg: join(hit.path, "boot.img"), rootImg: join(hit.path, "root.img"), digest }, cache: "hit" };
+    const result = (dir: string, meta: Record<string, unknown>) => ({ bootImg: join(dir, "boot.img"), rootImg: join(dir, "root.img"), digest, sha256: meta.sha256 as Record<string, string> });
+    if (hit) return { value: result(hit.path, hit.meta), cache: "hit" };
     const entry = await store.put("rootfs", digest, async (dir) => {
       const work = store.scratch(`rootfs-${os.name}`);
       try {
@@ -86,8 +89,8 @@ export async function buildRootfs(store: Store, target: Target, layout: Resolved
       } finally {
         await rm(work, { recursive: true, force: true });
       }
-      return { imageId, version };
+      return { imageId, version, sha256: { "boot.img": await sha256File(join(dir, "boot.img")), "root.img": await sha256File(join(dir, "root.img")) } };
     });
-    return { value: { bootImg: join(entry.path, "boot.img"), rootImg: join(entry.path, "root.img"), digest }, cache: "miss" };
+    return { value: result(entry.path, entry.meta), cache: "miss" };
   });
 }

@@ -5,10 +5,10 @@ import assert from "node:assert/strict";
 import { crc32 } from "node:zlib";
 import { FormatError } from "../../../src/formats/format-error.ts";
 import { guidFromBytes, guidToBytes, nameGuid, normalizeGuid } from "../../../src/formats/guid.ts";
+import { decodeGpt } from "../../../src/formats/gpt-decode.ts";
 import {
   GPT_ATTRIBUTES,
   PARTITION_TYPES,
-  decodeGpt,
   encodeGpt,
   gptGeometry,
   partitionTypeName,
