@@ -1,0 +1,32 @@
+#!/bin/sh
+# Wait until the configured IPv6 address is up (present, not tentative, DAD passed). On a failed
+# duplicate address detection, ask networkd to reconfigure and try again.
+# Usage: ipv6-monitor.sh [EXPECTED_FILE] [TIMEOUT_SECONDS]
+set -eu
+expected_file=${1:-/run/config/ipv6-expected}
+timeout=${2:-120}
+expected=$(cat "$expected_file")
+elapsed=0
+while [ "$elapsed" -lt "$timeout" ]; do
+  if [ "$expected" = slaac ]; then
+    line=$(ip -6 -o addr show scope global | grep -v tentative | head -n 1 || true)
+  else
+    line=$(ip -6 -o addr show | grep " $expected/" || true)
+    case $line in
+      *dadfailed*)
+        echo "ipv6-monitor: duplicate address detection failed for $expected; reconfiguring"
+        networkctl reconfigure "$(echo "$line" | awk '{print $2}')" || true
+        line=""
+        ;;
+      *tentative*) line="" ;;
+    esac
+  fi
+  if [ -n "$line" ]; then
+    echo "ipv6-monitor: up after ${elapsed}s: $(echo "$line" | awk '{print $2, $4}')"
+    exit 0
+  fi
+  sleep 2
+  elapsed=$((elapsed + 2))
+done
+echo "ipv6-monitor: ERROR: IPv6 address ${expected} not up after ${timeout}s" | tee /dev/console >&2
+exit 1
