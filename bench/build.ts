@@ -14,11 +14,11 @@ const defs = join(work, "ic-os");
 cpSync(join(ROOT, "ic-os"), defs, { recursive: true });
 const env = { ...process.env, ICOS_CACHE_DIR: join(work, "cache"), ICOS_OUT_DIR: join(work, "out"), ICOS_IC_OS_DIR: defs };
 
-function icos(args: string[]): { seconds: number; json: Record<string, unknown> } {
+function icos(args: string[], json = true): { seconds: number; json: Record<string, unknown> } {
   const t0 = Date.now();
-  const r = spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "src/cli/main.ts"), ...args, "--json"], { env, encoding: "utf8", maxBuffer: 1 << 26 });
+  const r = spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "src/cli/main.ts"), ...args, ...(json ? ["--json"] : [])], { env, encoding: "utf8", maxBuffer: 1 << 26 });
   if (r.status !== 0) throw new Error(`icos ${args.join(" ")} failed:\n${r.stderr}`);
-  return { seconds: (Date.now() - t0) / 1000, json: JSON.parse(r.stdout) as Record<string, unknown> };
+  return { seconds: (Date.now() - t0) / 1000, json: json ? (JSON.parse(r.stdout) as Record<string, unknown>) : {} };
 }
 
 const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
@@ -31,7 +31,9 @@ try {
   appendFileSync(join(defs, "components/base-config/etc/fstab"), "# bench\n");
   rows.push(["rebuild after changing one component file", `${icos(build).seconds.toFixed(1)} s`]);
   const outDir = String(cold.json.outDir);
-  const run = icos(["run", join(outDir, "disk.img"), "--wait-ready", "--timeout", "600"]);
+  const media = join(work, "config.img");
+  icos(["config", "guestos", "--config", join(ROOT, "examples/qemu-node.json"), "--out", media], false);
+  const run = icos(["run", join(outDir, "disk.img"), "--config-media", media, "--wait-ready", "--timeout", "600"]);
   rows.push(["boot to ready (icos run --wait-ready)", `${Number(run.json.seconds).toFixed(1)} s (${String(run.json.accel)})`]);
   const disk = statSync(join(outDir, "disk.img"));
   rows.push(["disk.img apparent size", mib(disk.size)]);

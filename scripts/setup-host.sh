@@ -6,7 +6,8 @@ set -eu
 
 cd "$(dirname "$0")/.."
 
-# One package per line: the tools `icos doctor` checks (src/host/tools.ts lists them too).
+# One package per line: the tools `icos doctor` checks (src/host/tools.ts lists them too), and
+# jq, with which the fast tier runs device-side scripts (they read config.json) on the host.
 PACKAGES="
 podman
 runc
@@ -30,6 +31,7 @@ libvirt-clients
 shellcheck
 openssl
 openssh-client
+jq
 "
 
 missing=""

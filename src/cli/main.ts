@@ -11,6 +11,7 @@ import { register as base } from "./commands/base.ts";
 import { register as build } from "./commands/build.ts";
 import { register as verify } from "./commands/verify.ts";
 import { register as run } from "./commands/run.ts";
+import { register as config } from "./commands/config.ts";
 
 const { version } = createRequire(import.meta.url)("../../package.json") as { version: string };
 
@@ -22,7 +23,7 @@ export function buildProgram(): Command {
     .enablePositionalOptions()
     .exitOverride()
     .configureHelp({ sortSubcommands: false });
-  for (const register of [doctor, inspect, layout, base, build, verify, run]) register(program);
+  for (const register of [doctor, inspect, layout, base, build, verify, run, config]) register(program);
   program.addHelpText("after", "\nExamples:\n  $ icos doctor\n  $ icos layout check\n  $ icos inspect out/guestos/dev/disk.img --json");
   return program;
 }

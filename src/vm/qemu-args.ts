@@ -6,6 +6,9 @@
 export const QEMU_BINARY = "qemu-system-x86_64";
 export const OVMF_PATH = "/usr/share/ovmf/OVMF.fd";
 
+/** The IPv6 /64 of QEMU user networking; its router is <prefix>::2 (test configs use both). */
+export const GUEST_IPV6_PREFIX = "fd00:cafe::";
+
 export type Accel = "kvm" | "tcg";
 
 export interface QemuArgsOptions {
@@ -52,7 +55,9 @@ export function qemuArgs(o: QemuArgsOptions): string[] {
     "-drive", `if=none,id=disk0,file=${qemuValue(o.overlay)},format=qcow2`,
     "-device", "virtio-blk-pci,drive=disk0,bootindex=0",
     // ipv4=on must be explicit: with only ipv6=on, QEMU 7.2 turns IPv4 off and nothing forwards.
-    "-netdev", `user,id=n0,ipv4=on,ipv6=on,hostfwd=tcp:127.0.0.1:${o.sshPort}-:22`,
+    // A ULA prefix (slirp's default fec0::/64 is site-local, which Linux does not count as
+    // global): guests in RouterAdvertisement mode get a global address, Deterministic ones use it.
+    "-netdev", `user,id=n0,ipv4=on,ipv6=on,ipv6-prefix=${GUEST_IPV6_PREFIX},ipv6-prefixlen=64,hostfwd=tcp:127.0.0.1:${o.sshPort}-:22`,
     // romfile= (empty): no iPXE option ROM, so OVMF has no network boot entry to try.
     "-device", "virtio-net-pci,netdev=n0,romfile=",
     "-chardev", `socket,id=ser0,path=${qemuValue(o.serialSocket)},server=on,wait=off,logfile=${qemuValue(o.serialLog)}`,

@@ -15,7 +15,7 @@ import type { Progress } from "../progress.ts";
 import type { Store } from "../store.ts";
 import { slotPartition } from "./slots.ts";
 
-const VERSION = 2; // 2: meta.json records sha256 of the outputs
+const VERSION = 3; // 3: /boot/config mount point on the boot partition
 
 export interface RootfsResult {
   bootImg: string;
@@ -76,6 +76,7 @@ export async function buildRootfs(store: Store, target: Target, layout: Resolved
         await copyFile(k.initrd, join(boot, "initrd.img"));
         await writeFile(join(boot, "boot_args"), args);
         await writeFile(join(boot, "version.txt"), version + "\n");
+        await mkdir(join(boot, "config")); // mount point of the config partition (/boot/config)
         // The root keeps empty mount points; /run and /tmp are tmpfs at run time.
         for (const d of ["boot", "run", "tmp"]) {
           await rm(join(tree, d), { recursive: true, force: true });

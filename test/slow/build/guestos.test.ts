@@ -11,6 +11,14 @@ import type { StageReport } from "../../../src/build/progress.ts";
 
 const SCALE = "1/64";
 
+/** The CONFIG media of examples/qemu-node.json: a GuestOS boots cleanly only when configured. */
+function exampleMedia(t: Parameters<typeof scratch>[0]): string {
+  const media = join(scratch(t, "icos-media-"), "config.img");
+  const r = icos(["config", "guestos", "--config", join(ROOT, "examples/qemu-node.json"), "--out", media]);
+  assert.equal(r.code, 0, r.stderr);
+  return media;
+}
+
 interface BuildJson {
   outDir: string;
   manifest: { inputs: { baseImage: string }; sha256: Record<string, string>; partitions: { name: string; sha256: string }[] };
@@ -40,7 +48,7 @@ describe("guestos images", { concurrency: false }, () => {
     const { json: b } = icosJson<BuildJson>(["build", "guestos/dev", "--scale", SCALE], { env: { ICOS_OUT_DIR: out } });
     assert.equal(b.manifest.inputs.baseImage, lockedBase("dev"));
     for (const f of ["disk.img", "disk-img.tar.zst", "update-img.tar.zst", "SHA256SUMS", "manifest.json"]) assert.ok(existsSync(join(b.outDir, f)), f);
-    const { json: r } = icosJson<RunJson>(["run", join(b.outDir, "disk.img"), "--wait-ready", "--timeout", "300"]);
+    const { json: r } = icosJson<RunJson>(["run", join(b.outDir, "disk.img"), "--config-media", exampleMedia(t), "--wait-ready", "--timeout", "300"]);
     assert.equal(r.ready, true);
     t.diagnostic(`guestos/dev ready after ${r.seconds}s`);
   });
@@ -66,7 +74,7 @@ describe("guestos images", { concurrency: false }, () => {
   test("guestos/prod boots to ready and its console offers no login", (t) => {
     const out = scratch(t, "icos-out-");
     const { json: b } = icosJson<BuildJson>(["build", "guestos/prod", "--scale", SCALE], { env: { ICOS_OUT_DIR: out } });
-    const { json: r } = icosJson<RunJson>(["run", join(b.outDir, "disk.img"), "--wait-ready", "--timeout", "300"]);
+    const { json: r } = icosJson<RunJson>(["run", join(b.outDir, "disk.img"), "--config-media", exampleMedia(t), "--wait-ready", "--timeout", "300"]);
     assert.equal(r.ready, true);
     const serial = readFileSync(r.serialLog, "utf8");
     assert.match(serial, /icos-ready: state=running failed=0/);

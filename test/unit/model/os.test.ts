@@ -41,11 +41,11 @@ test("os.yaml: each problem named by its path, all in one pass", (t) => {
 });
 
 test("os.yaml: cross-references are checked (base flavour, package files, components)", (t) => {
-  const p = problems(t, (y) => y.replace("dev: { base: dev, target: image-dev }", "dev: { base: nightly, target: image-dev }").replace("prod: [packages.common]", "prod: [packages.common, packages.missing]").replace("  - ssh-host-keys\n", "  - ssh-host-keys\n  - nope\n"));
+  const p = problems(t, (y) => y.replace("dev: { base: dev, target: image-dev }", "dev: { base: nightly, target: image-dev }").replace("prod: [packages.common]", "prod: [packages.common, packages.missing]").replace("  - ready-report\n", "  - ready-report\n  - nope\n"));
   assert.deepEqual(p, [
     'variants.dev.base: unknown base flavour "nightly" (defined: prod, dev)',
     "bases.prod[1]: no such file context/packages.missing",
-    "components[3]: no component folder ic-os/components/nope",
+    "components[9]: no component folder ic-os/components/nope",
   ]);
 });
 

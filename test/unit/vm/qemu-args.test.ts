@@ -22,7 +22,7 @@ const DEVICES = [
   "-nodefaults",
   "-drive", "if=none,id=disk0,file=overlay.qcow2,format=qcow2",
   "-device", "virtio-blk-pci,drive=disk0,bootindex=0",
-  "-netdev", "user,id=n0,ipv4=on,ipv6=on,hostfwd=tcp:127.0.0.1:2222-:22",
+  "-netdev", "user,id=n0,ipv4=on,ipv6=on,ipv6-prefix=fd00:cafe::,ipv6-prefixlen=64,hostfwd=tcp:127.0.0.1:2222-:22",
   "-device", "virtio-net-pci,netdev=n0,romfile=",
   "-chardev", "socket,id=ser0,path=ser.sock,server=on,wait=off,logfile=serial.log",
   "-serial", "chardev:ser0",

@@ -12,9 +12,22 @@ out=${2:-/run/systemd/network}
 here=$(dirname "$0")
 
 [ -f "$config" ] || { echo "generate-network-config: no $config (config injection failed?)" >&2; exit 1; }
-q() { jq -r "$1" "$config"; }
+# One jq run for every field (jq is slow to start under emulation).
+mode="" prefix="" len="" gw6="" fixed="" ipv4="" gw4="" domain="" mgmt_mac="" environment=""
+eval "$(jq -r '
+  .network_settings as $n | .network_settings.ipv6_config as $v6 |
+  @sh "mode=\(if ($v6 | type) == "string" then $v6 else ($v6 | keys[0]) end)",
+  @sh "prefix=\($v6.Deterministic.prefix? // "")",
+  @sh "len=\($v6.Deterministic.prefix_length? // "")",
+  @sh "gw6=\(($v6.Deterministic.gateway? // $v6.Fixed.gateway?) // "")",
+  @sh "fixed=\($v6.Fixed.address? // "")",
+  @sh "ipv4=\(if $n.ipv4_config then "\($n.ipv4_config.address)/\($n.ipv4_config.prefix_length)" else "" end)",
+  @sh "gw4=\($n.ipv4_config.gateway? // "")",
+  @sh "domain=\($n.domain_name // "")",
+  @sh "mgmt_mac=\(.icos_settings.mgmt_mac)",
+  @sh "environment=\(.icos_settings.deployment_environment)"
+' "$config")"
 
-mode=$(q '.network_settings.ipv6_config | if type == "string" then . else keys[0] end')
 network="[Match]
 Type=ether
 Name=en* eth*
@@ -23,25 +36,20 @@ Name=en* eth*
 LinkLocalAddressing=ipv6"
 case $mode in
   Deterministic)
-    prefix=$(q '.network_settings.ipv6_config.Deterministic.prefix')
-    len=$(q '.network_settings.ipv6_config.Deterministic.prefix_length')
-    gw=$(q '.network_settings.ipv6_config.Deterministic.gateway')
-    mac=$("$here/icos-derive.sh" mac "$(q '.icos_settings.mgmt_mac')" "$(q '.icos_settings.deployment_environment')" guestos)
+    mac=$("$here/icos-derive.sh" mac "$mgmt_mac" "$environment" guestos)
     addr=$("$here/icos-derive.sh" ipv6 "$prefix" "$mac")
     network="$network
 IPv6AcceptRA=no
 Address=$addr/$len
-Gateway=$gw"
+Gateway=$gw6"
     expected=$addr
     ;;
   Fixed)
-    addr=$(q '.network_settings.ipv6_config.Fixed.address')
-    gw=$(q '.network_settings.ipv6_config.Fixed.gateway')
     network="$network
 IPv6AcceptRA=no
-Address=$addr
-Gateway=$gw"
-    expected=${addr%/*}
+Address=$fixed
+Gateway=$gw6"
+    expected=${fixed%/*}
     ;;
   RouterAdvertisement)
     network="$network
@@ -51,12 +59,11 @@ IPv6AcceptRA=yes"
   *) echo "generate-network-config: unknown ipv6_config $mode" >&2; exit 1 ;;
 esac
 
-if [ "$(q '.network_settings.ipv4_config != null')" = true ]; then
+if [ -n "$ipv4" ]; then
   network="$network
-Address=$(q '.network_settings.ipv4_config.address')/$(q '.network_settings.ipv4_config.prefix_length')
-Gateway=$(q '.network_settings.ipv4_config.gateway')"
+Address=$ipv4
+Gateway=$gw4"
 fi
-domain=$(q '.network_settings.domain_name // empty')
 [ -z "$domain" ] || network="$network
 Domains=$domain"
 
@@ -64,4 +71,4 @@ mkdir -p "$out"
 printf '%s\n' "$network" > "$out/10-icos.network.tmp"
 mv "$out/10-icos.network.tmp" "$out/10-icos.network"
 echo "$expected" > "$(dirname "$config")/ipv6-expected"
-echo "generate-network-config: ipv6 $mode ($expected)$( [ "$(q '.network_settings.ipv4_config != null')" = true ] && echo ', ipv4 static')"
+echo "generate-network-config: ipv6 $mode ($expected), ipv4 ${ipv4:-none}"

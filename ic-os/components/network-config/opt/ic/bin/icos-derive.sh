@@ -60,9 +60,8 @@ prefix_groups() {
 }
 
 eui64() {
-  set -- "$(prefix_groups "$1")" "$(lower "$2")"
-  groups=$1
-  mac=$(echo "$2" | tr ':' ' ')
+  groups=$(prefix_groups "$1") || exit 2
+  mac=$(lower "$2" | tr ':' ' ')
   # shellcheck disable=SC2086 # split the MAC into its six octets
   set -- $mac
   [ "$#" -eq 6 ] || { echo "icos-derive: not a MAC address" >&2; exit 2; }

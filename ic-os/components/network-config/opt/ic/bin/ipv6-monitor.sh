@@ -11,7 +11,8 @@ while [ "$elapsed" -lt "$timeout" ]; do
   if [ "$expected" = slaac ]; then
     line=$(ip -6 -o addr show scope global | grep -v tentative | head -n 1 || true)
   else
-    line=$(ip -6 -o addr show | grep " $expected/" || true)
+    # ip parses the address itself, so any spelling of it matches.
+    line=$(ip -6 -o addr show to "$expected/128" || true)
     case $line in
       *dadfailed*)
         echo "ipv6-monitor: duplicate address detection failed for $expected; reconfiguring"

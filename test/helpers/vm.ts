@@ -1,0 +1,52 @@
+// Helpers for VM tests: an ssh client against a VM's forwarded port, and typing on its console.
+import { spawnSync } from "node:child_process";
+import { connect } from "node:net";
+import type { VmHandle } from "../../src/vm/vm.ts";
+
+export interface SshResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function ssh(port: number, user: string, key: string, command: string, extra: string[] = []): SshResult {
+  const r = spawnSync("ssh", [
+    "-p", String(port), "-i", key, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+    "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR", ...extra, `${user}@127.0.0.1`, command,
+  ], { encoding: "utf8", timeout: 60_000 });
+  return { code: r.status ?? 255, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+}
+
+/** Poll until ssh works (slirp accepts the connection before sshd listens). */
+export async function waitForSsh(port: number, user: string, key: string, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  let last: SshResult | undefined;
+  while (Date.now() < end) {
+    last = ssh(port, user, key, "true");
+    if (last.code === 0) return;
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+  throw new Error(`ssh ${user}@127.0.0.1:${port} not reachable: ${last?.stderr}`);
+}
+
+/** Type on the serial console: each step waits for `expect` in the console output, then sends `send`. */
+export async function consoleDialog(vm: VmHandle, steps: { expect: RegExp; send: string }[], timeoutMs: number): Promise<void> {
+  let text = "";
+  vm.onData((b) => (text += b.toString("latin1")));
+  const sock = connect(vm.serialSocket);
+  await new Promise<void>((resolve, reject) => sock.once("connect", resolve).once("error", reject));
+  let from = text.length;
+  try {
+    for (const step of steps) {
+      const end = Date.now() + timeoutMs;
+      while (!step.expect.test(text.slice(from))) {
+        if (Date.now() > end) throw new Error(`console: no ${step.expect} within ${timeoutMs} ms; last output:\n${text.slice(-500)}`);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      from = text.length;
+      sock.write(step.send);
+    }
+  } finally {
+    sock.end();
+  }
+}
