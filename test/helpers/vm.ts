@@ -36,6 +36,8 @@ export async function consoleDialog(vm: VmHandle, steps: { expect: RegExp; send:
   const sock = connect(vm.serialSocket);
   await new Promise<void>((resolve, reject) => sock.once("connect", resolve).once("error", reject));
   let from = text.length;
+  // An idle getty printed its prompt long ago: an empty line makes it print a fresh one.
+  sock.write("\n");
   try {
     for (const step of steps) {
       const end = Date.now() + timeoutMs;
