@@ -8,6 +8,7 @@ import { toolVersions } from "../../host/doctor.ts";
 import { buildVfat } from "../../image/vfat.ts";
 import type { ResolvedLayout } from "../../model/layout.ts";
 import type { OsDefinition } from "../../model/os.ts";
+import { loadBootCycleTable, renderGrubStateMachine } from "../../model/boot-cycle.ts";
 import { IC_OS_DIR } from "../../paths.ts";
 import { digestOf, sha256, sha256File } from "../digest.ts";
 import type { Progress } from "../progress.ts";
@@ -37,7 +38,8 @@ export async function renderGrubCfg(layout: ResolvedLayout): Promise<string> {
   const template = await readFile(join(IC_OS_DIR, "bootloader", "grub.cfg"), "utf8");
   return template
     .replaceAll("@BOOT_A@", `gpt${slotPartition(layout, "boot", "A").index}`)
-    .replaceAll("@BOOT_B@", `gpt${slotPartition(layout, "boot", "B").index}`);
+    .replaceAll("@BOOT_B@", `gpt${slotPartition(layout, "boot", "B").index}`)
+    .replace("@BOOT_CYCLE@", renderGrubStateMachine(loadBootCycleTable(), `($bootdisk,gpt${partitionOf(layout, "grub").index})/grubenv`));
 }
 
 export async function buildBootloader(store: Store, os: OsDefinition, layout: ResolvedLayout, progress: Progress): Promise<BootloaderResult> {
