@@ -52,3 +52,18 @@ export async function consoleDialog(vm: VmHandle, steps: { expect: RegExp; send:
     sock.end();
   }
 }
+
+/** Log in as root on a dev image's console (root/root) and reboot it. */
+export function rebootFromConsole(vm: VmHandle): Promise<void> {
+  return consoleDialog(vm, [
+    { expect: /login: ?$/, send: "root\n" },
+    { expect: /Password: ?$/, send: "root\n" },
+    { expect: /# ?$/, send: "systemctl reboot\n" },
+  ], 60_000);
+}
+
+/** The n-th console line (counting from the start of the run) that matches. */
+export function nthLine(vm: VmHandle, match: RegExp, n: number, timeoutMs: number): Promise<string> {
+  let seen = 0;
+  return vm.waitFor((l) => match.test(l) && ++seen === n, timeoutMs);
+}

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { icos } from "../../helpers/cli.ts";
 import { ensureGuestosBase, icosJson } from "../../helpers/build.ts";
-import { consoleDialog, ssh, waitForSsh } from "../../helpers/vm.ts";
+import { consoleDialog, nthLine, rebootFromConsole, ssh, waitForSsh } from "../../helpers/vm.ts";
 import { scratch } from "../../helpers/tmp.ts";
 import { ROOT } from "../../../src/paths.ts";
 import { startVm } from "../../../src/vm/vm.ts";
@@ -78,13 +78,8 @@ describe("guestos identity and config injection", { concurrency: false }, () => 
 
     // Reboot from the console (dev: root/root), then compare the identity.
     run("sync");
-    let readyLines = 0;
-    const second = vm.waitFor((l) => READY_LINE.test(l) && ++readyLines === 2, BOOT_MS);
-    await consoleDialog(vm, [
-      { expect: /login: ?$/, send: "root\n" },
-      { expect: /Password: ?$/, send: "root\n" },
-      { expect: /# ?$/, send: "systemctl reboot\n" },
-    ], 60_000);
+    const second = nthLine(vm, READY_LINE, 2, BOOT_MS);
+    await rebootFromConsole(vm);
     assert.match(await second, /state=running failed=0/);
     await waitForSsh(vm.sshPort, "admin", key, 60_000);
     assert.equal(run("cat /etc/machine-id"), before.machineId);
