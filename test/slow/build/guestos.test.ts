@@ -2,6 +2,7 @@
 import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { appendFileSync, cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { icos } from "../../helpers/cli.ts";
 import { ensureGuestosBase, icosJson } from "../../helpers/build.ts";
@@ -61,7 +62,8 @@ describe("guestos images", { concurrency: false }, () => {
 
   test("changing one component file reruns the Dockerfile stage onward, never the base", (t) => {
     const defs = definitionsCopy(t);
-    appendFileSync(join(defs.dir, "components/base-config/etc/fstab"), "# changed by a test\n");
+    // A change never built before (the cache outlives test runs), so the image stage must miss.
+    appendFileSync(join(defs.dir, "components/base-config/etc/fstab"), `# changed by a test: ${randomUUID()}\n`);
     const { json: b } = icosJson<BuildJson>(["build", "guestos/dev", "--scale", SCALE], { env: defs.env });
     const cache = stageCache(b);
     assert.equal(cache.image, "miss");
