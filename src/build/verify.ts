@@ -1,10 +1,11 @@
 // icos verify: build a target twice, each time with an empty stage store (the pinned base is
 // reused), and compare every artifact and every partition. A difference is a bug: the report
 // names the partition and, for ext4 partitions, the files whose contents or metadata differ.
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { run } from "../exec.ts";
+import { listTree } from "../image/files.ts";
 import type { Target } from "../model/target.ts";
 import { sha256 } from "./digest.ts";
 import { build, type BuildOptions, type BuildResult } from "./pipeline.ts";
@@ -23,18 +24,17 @@ interface ManifestPartition {
   sha256: string;
 }
 
-/** `debugfs` listing of every inode's metadata and content hash, keyed by path. */
+/** Every path of an ext4 image (dumped with debugfs) with its metadata and content hash. */
 async function ext4Files(image: string, scratch: string): Promise<Map<string, string>> {
   const dump = join(scratch, "dump");
   await rm(dump, { recursive: true, force: true });
-  await run("mkdir", ["-p", dump]);
+  await mkdir(dump, { recursive: true });
   await run("debugfs", ["-R", `rdump / ${dump}`, image], { context: "debugfs rdump (verify)" });
-  const { stdout } = await run("find", [dump, "-mindepth", "1", "-printf", "%P\t%y\t%m\t%U:%G\t%T@\t%s\n"]);
   const files = new Map<string, string>();
-  for (const line of stdout.split("\n").filter(Boolean)) {
-    const [path, type] = line.split("\t") as [string, string];
-    const content = type === "f" ? sha256(await readFile(join(dump, path))) : "";
-    files.set(path, `${line.split("\t").slice(1).join(" ")} ${content}`);
+  for (const e of await listTree(dump)) {
+    const { mode, uid, gid, mtimeMs, size } = e.stat;
+    const content = e.stat.isFile() ? sha256(await readFile(e.abs)) : "";
+    files.set(e.path, `mode ${mode.toString(8)} owner ${uid}:${gid} mtime ${mtimeMs / 1000} size ${size} ${content}`);
   }
   return files;
 }
