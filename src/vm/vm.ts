@@ -68,6 +68,8 @@ export interface StartVmOptions {
   noReboot?: boolean;
   /** stop() leaves the overlay in the work directory. */
   keep?: boolean;
+  /** With workDir: boot the overlay already there (a VM stopped with `keep`), as after a power cut. */
+  resume?: boolean;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -170,11 +172,15 @@ export async function startVm(o: StartVmOptions): Promise<VmHandle> {
   }
   // Names relative to workDir (QEMU's cwd): a unix socket path must stay under 108 bytes.
   const files = { overlay: "overlay.qcow2", serialSocket: "ser.sock", serialLog: "serial.log", qemuLog: "qemu.log" };
-  for (const f of Object.values(files)) await rm(join(workDir, f), { force: true });
-  await run("qemu-img", ["create", "-q", "-f", "qcow2", "-F", "raw", "-b", disk, files.overlay], {
-    cwd: workDir,
-    context: `create the copy-on-write overlay for ${disk}`,
-  });
+  const resume = o.resume === true;
+  if (resume && !(o.workDir && existsSync(join(workDir, files.overlay)))) throw new UserError(`resume: no overlay.qcow2 in ${workDir}`, "resume needs the workDir of a VM stopped with keep");
+  for (const f of Object.values(files)) if (!(resume && f === files.overlay)) await rm(join(workDir, f), { force: true });
+  if (!resume) {
+    await run("qemu-img", ["create", "-q", "-f", "qcow2", "-F", "raw", "-b", disk, files.overlay], {
+      cwd: workDir,
+      context: `create the copy-on-write overlay for ${disk}`,
+    });
+  }
 
   const args = qemuArgs({
     accel: accel.accel,

@@ -1,5 +1,5 @@
 // Run the icos CLI from source, as a user would, and capture what it prints.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { ROOT } from "../../src/paths.ts";
 
@@ -26,4 +26,17 @@ export function icos(args: string[], opts: IcosOptions = {}): CliResult {
     encoding: "utf8",
   });
   return { code: r.status ?? 128, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** icos() without blocking the event loop (VM tests keep reading the console meanwhile). */
+export function icosAsync(args: string[], opts: { env?: Record<string, string> } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "src/cli/main.ts"), ...args], { cwd: ROOT, env: { ...process.env, ...opts.env } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
+    child.once("error", reject);
+    child.once("close", (code) => resolve({ code: code ?? 128, stdout, stderr }));
+  });
 }

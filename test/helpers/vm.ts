@@ -1,7 +1,33 @@
-// Helpers for VM tests: an ssh client against a VM's forwarded port, and typing on its console.
+// Helpers for VM tests: a CONFIG media with an admin key, an ssh client against a VM's
+// forwarded port, and typing on its console.
+import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { copyFileSync, mkdirSync } from "node:fs";
 import { connect } from "node:net";
+import { join } from "node:path";
 import type { VmHandle } from "../../src/vm/vm.ts";
+import { icos } from "./cli.ts";
+
+/** An ed25519 key pair for admin (in `dir`), and the CONFIG media for `config` carrying its public key. */
+export function configMediaWithKey(dir: string, config: string): { media: string; key: string } {
+  const keys = join(dir, "keys");
+  mkdirSync(keys, { recursive: true });
+  const key = join(dir, "id_admin");
+  spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "icos-test", "-f", key]);
+  copyFileSync(`${key}.pub`, join(keys, "admin"));
+  const media = join(dir, "config.img");
+  const r = icos(["config", "guestos", "--config", config, "--ssh-keys", keys, "--out", media]);
+  assert.equal(r.code, 0, r.stderr);
+  return { media, key };
+}
+
+/** The VM's ed25519 host key as a client sees it (the key files on /boot/config/ssh are root-only). */
+export function sshHostKey(port: number): string {
+  const r = spawnSync("ssh-keyscan", ["-p", String(port), "-t", "ed25519", "127.0.0.1"], { encoding: "utf8" });
+  const key = r.stdout.split("\n").find((l) => l.includes("ssh-ed25519"));
+  assert.ok(key, `ssh-keyscan: ${r.stderr}`);
+  return key.split(" ").slice(1).join(" ");
+}
 
 export interface SshResult {
   code: number;
@@ -9,11 +35,11 @@ export interface SshResult {
   stderr: string;
 }
 
-export function ssh(port: number, user: string, key: string, command: string, extra: string[] = []): SshResult {
+export function ssh(port: number, user: string, key: string, command: string, extra: string[] = [], input?: Buffer): SshResult {
   const r = spawnSync("ssh", [
     "-p", String(port), "-i", key, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
     "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR", ...extra, `${user}@127.0.0.1`, command,
-  ], { encoding: "utf8", timeout: 60_000 });
+  ], { encoding: "utf8", timeout: input ? 600_000 : 60_000, input, maxBuffer: 64 << 20 });
   return { code: r.status ?? 255, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
 }
 

@@ -1,17 +1,21 @@
-// Stage 6: the compressed artifacts of a build: disk-img.tar.zst (the sparse disk) and
-// update-img.tar.zst (boot.img, root.img, VERSION.TXT), cached like every other stage.
-import { writeFile } from "node:fs/promises";
+// Stage 6: the compressed artifacts of a build: disk-img.tar.zst (the sparse disk),
+// update-img.tar.zst (boot.img, root.img, VERSION.TXT) and update-img-test.tar.zst (the same
+// system stamped "<version>-test", so a machine can upgrade to what it runs), cached like every
+// other stage.
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { run } from "../../exec.ts";
 import { toolVersions } from "../../host/doctor.ts";
+import { editExt4 } from "../../image/ext4-edit.ts";
 import { writeTar } from "../../image/tar.ts";
 import { digestOf, sha256File } from "../digest.ts";
 import type { Progress } from "../progress.ts";
 import type { Store } from "../store.ts";
 import type { DiskResult } from "./disk.ts";
-import type { RootfsResult } from "./rootfs.ts";
+import { VERSION_FILES, type RootfsResult } from "./rootfs.ts";
 
-const VERSION = 2; // 2: meta.json records sha256 of the outputs
-export const ARTIFACTS = ["disk-img.tar.zst", "update-img.tar.zst"] as const;
+const VERSION = 3; // 3: update-img-test.tar.zst
+export const ARTIFACTS = ["disk-img.tar.zst", "update-img.tar.zst", "update-img-test.tar.zst"] as const;
 
 export interface ArtifactsResult {
   dir: string;
@@ -19,21 +23,38 @@ export interface ArtifactsResult {
 }
 
 export async function buildArtifacts(store: Store, subject: string, disk: DiskResult, rootfs: RootfsResult, opts: { version: string; sourceDateEpoch: number }, progress: Progress): Promise<ArtifactsResult> {
-  const digest = digestOf({ stage: "artifacts", version: VERSION, disk: disk.digest, rootfs: rootfs.digest, imageVersion: opts.version, sde: opts.sourceDateEpoch, tools: await toolVersions(["zstd"]) });
+  const digest = digestOf({ stage: "artifacts", version: VERSION, disk: disk.digest, rootfs: rootfs.digest, imageVersion: opts.version, sde: opts.sourceDateEpoch, tools: await toolVersions(["zstd", "debugfs", "e2fsck"]) });
   return progress.stage("artifacts", subject, digest, async () => {
     const hit = store.get("artifacts", digest);
     if (hit) return { value: { dir: hit.path, sha256: hit.meta.sha256 as Record<string, string> }, cache: "hit" };
     const entry = await store.put("artifacts", digest, async (dir) => {
       const mtime = opts.sourceDateEpoch;
       await writeTar({ out: join(dir, "disk-img.tar.zst"), entries: [{ path: "disk.img", type: "file", source: disk.diskImg }], mtime, compress: "zstd", sparse: true });
-      const versionFile = join(dir, "VERSION.TXT");
-      await writeFile(versionFile, opts.version + "\n");
-      const update = [
-        { path: "VERSION.TXT", type: "file", source: versionFile },
-        { path: "boot.img", type: "file", source: rootfs.bootImg },
-        { path: "root.img", type: "file", source: rootfs.rootImg },
-      ] as const;
-      await writeTar({ out: join(dir, "update-img.tar.zst"), entries: update, mtime, compress: "zstd", sparse: true });
+      const updateImg = async (out: string, version: string, boot: string, root: string) => {
+        const versionFile = join(dir, "VERSION.TXT");
+        await writeFile(versionFile, version + "\n");
+        const entries = [
+          { path: "VERSION.TXT", type: "file", source: versionFile },
+          { path: "boot.img", type: "file", source: boot },
+          { path: "root.img", type: "file", source: root },
+        ] as const;
+        await writeTar({ out: join(dir, out), entries, mtime, compress: "zstd", sparse: true });
+        await rm(versionFile);
+      };
+      await updateImg("update-img.tar.zst", opts.version, rootfs.bootImg, rootfs.rootImg);
+      // The test image: copies of boot.img/root.img with only the version files rewritten.
+      const testVersion = `${opts.version}-test`;
+      const work = join(dir, "test-img");
+      await mkdir(work);
+      const boot = join(work, "boot.img");
+      const root = join(work, "root.img");
+      await run("cp", ["--sparse=always", rootfs.bootImg, boot], { context: "copy boot.img for the test update image" });
+      await run("cp", ["--sparse=always", rootfs.rootImg, root], { context: "copy root.img for the test update image" });
+      const edit = { sourceDateEpoch: opts.sourceDateEpoch };
+      await editExt4(boot, [{ type: "file", path: VERSION_FILES.boot, content: testVersion + "\n" }], edit);
+      await editExt4(root, [{ type: "file", path: VERSION_FILES.root, content: testVersion + "\n" }], edit);
+      await updateImg("update-img-test.tar.zst", testVersion, boot, root);
+      await rm(work, { recursive: true });
       const sha256: Record<string, string> = {};
       for (const a of ARTIFACTS) sha256[a] = await sha256File(join(dir, a));
       return { version: opts.version, sha256 };

@@ -1,7 +1,7 @@
 // Stage 4: the image's filesystem, exported from podman and split into the boot and root trees,
 // then made into ext4 partition images (boot.img, root.img) that fit any A/B slot.
 import { mkdir, readdir, rm, writeFile, copyFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { UserError } from "../../errors.ts";
 import { run } from "../../exec.ts";
 import { nameGuid } from "../../formats/guid.ts";
@@ -16,6 +16,9 @@ import type { Store } from "../store.ts";
 import { slotPartition } from "./slots.ts";
 
 const VERSION = 3; // 3: /boot/config mount point on the boot partition
+
+/** Where the build stamps the version: on the boot partition and in the root filesystem. */
+export const VERSION_FILES = { boot: "/version.txt", root: "/opt/ic/share/version.txt" } as const;
 
 export interface RootfsResult {
   bootImg: string;
@@ -75,15 +78,15 @@ export async function buildRootfs(store: Store, target: Target, layout: Resolved
         await copyFile(k.vmlinuz, join(boot, "vmlinuz"));
         await copyFile(k.initrd, join(boot, "initrd.img"));
         await writeFile(join(boot, "boot_args"), args);
-        await writeFile(join(boot, "version.txt"), version + "\n");
+        await writeFile(join(boot, VERSION_FILES.boot), version + "\n");
         await mkdir(join(boot, "config")); // mount point of the config partition (/boot/config)
         // The root keeps empty mount points; /run and /tmp are tmpfs at run time.
         for (const d of ["boot", "run", "tmp"]) {
           await rm(join(tree, d), { recursive: true, force: true });
           await mkdir(join(tree, d), { mode: d === "tmp" ? 0o1777 : 0o755 });
         }
-        await mkdir(join(tree, "opt/ic/share"), { recursive: true });
-        await writeFile(join(tree, "opt/ic/share/version.txt"), version + "\n");
+        await mkdir(dirname(join(tree, VERSION_FILES.root)), { recursive: true });
+        await writeFile(join(tree, VERSION_FILES.root), version + "\n");
         const common = { sourceDateEpoch: os.sourceDateEpoch };
         await buildExt4({ ...common, tree: boot, out: join(dir, "boot.img"), sizeBytes: bootPart.sizeBytes, label: "boot", uuid: nameGuid(os.name, "boot filesystem").toLowerCase() });
         await buildExt4({ ...common, tree, out: join(dir, "root.img"), sizeBytes: rootPart.sizeBytes, label: "root", uuid: nameGuid(os.name, "root filesystem").toLowerCase() });

@@ -104,7 +104,7 @@ export function register(program: Command): void {
         vm = await startVm({ disk, accel, memoryMiB, cpus, sshPort, configMedia: opts.configMedia, keep: opts.keep });
         console.error(`booting ${disk} (${accel.accel.toUpperCase()}, ${cpus} vCPU${cpus === 1 ? "" : "s"}, ${memoryMiB} MiB), QEMU pid ${vm.pid}`);
         console.error(`serial log: ${vm.serialLog}`);
-        console.error(`ssh: ssh -p ${vm.sshPort} root@127.0.0.1`);
+        console.error(`ssh: ssh -p ${vm.sshPort} admin@127.0.0.1 (with a key from the config media)`);
         if (opts.waitReady) await waitReady(vm, timeoutSeconds, opts);
         else await foreground(vm, () => interrupted);
       } catch (e) {
@@ -167,7 +167,7 @@ async function waitReady(vm: VmHandle, timeoutSeconds: number, opts: RunOptions)
     else {
       console.log(`ready after ${summary.seconds.toFixed(1)} s (${summary.accel.toUpperCase()}); the VM keeps running`);
       console.log(`  pid ${vm.pid}; stop it with: kill ${vm.pid}`);
-      console.log(`  ssh -p ${vm.sshPort} root@127.0.0.1`);
+      console.log(`  ssh -p ${vm.sshPort} admin@127.0.0.1`);
       console.log(`  work dir: ${vm.workDir}`);
     }
     return;

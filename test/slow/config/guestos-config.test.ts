@@ -1,12 +1,10 @@
 // Slow tier: GuestOS identity and config injection, in a VM with a CONFIG media.
 import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { spawnSync } from "node:child_process";
-import { icos } from "../../helpers/cli.ts";
 import { ensureGuestosBase, icosJson } from "../../helpers/build.ts";
-import { consoleDialog, nthLine, rebootFromConsole, ssh, waitForSsh } from "../../helpers/vm.ts";
+import { configMediaWithKey, consoleDialog, nthLine, rebootFromConsole, ssh, sshHostKey, waitForSsh } from "../../helpers/vm.ts";
 import { scratch } from "../../helpers/tmp.ts";
 import { ROOT } from "../../../src/paths.ts";
 import { startVm } from "../../../src/vm/vm.ts";
@@ -17,19 +15,6 @@ const BOOT_MS = 300_000;
 
 let disk = "";
 
-/** An ed25519 key pair for admin, and the CONFIG media carrying its public key. */
-function makeMedia(dir: string, config = FIXTURE): { media: string; key: string } {
-  const keys = join(dir, "keys");
-  mkdirSync(keys, { recursive: true });
-  const key = join(dir, "id_admin");
-  spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "icos-test", "-f", key]);
-  copyFileSync(`${key}.pub`, join(keys, "admin"));
-  const media = join(dir, "config.img");
-  const r = icos(["config", "guestos", "--config", config, "--ssh-keys", keys, "--out", media]);
-  assert.equal(r.code, 0, r.stderr);
-  return { media, key };
-}
-
 describe("guestos identity and config injection", { concurrency: false }, () => {
   before(() => {
     ensureGuestosBase();
@@ -39,7 +24,7 @@ describe("guestos identity and config injection", { concurrency: false }, () => 
 
   test("with a CONFIG media: ssh as admin, identity from the config, and the same after a reboot", async (t) => {
     const dir = scratch(t, "icos-cfg-");
-    const { media, key } = makeMedia(dir);
+    const { media, key } = configMediaWithKey(dir, FIXTURE);
     const vm = await startVm({ disk, configMedia: media, name: "config-test" });
     t.after(() => vm.stop());
     const ready = await vm.waitReady(BOOT_MS);
@@ -66,13 +51,7 @@ describe("guestos identity and config injection", { concurrency: false }, () => 
     const pw = ssh(vm.sshPort, "admin", "/dev/null", "true", ["-o", "PreferredAuthentications=password", "-o", "BatchMode=yes"]);
     assert.notEqual(pw.code, 0);
     assert.match(pw.stderr, /Permission denied \(publickey\)/);
-    // The host key as a client sees it (the key files on /boot/config/ssh are root-only).
-    const hostKey = () => {
-      const r = spawnSync("ssh-keyscan", ["-p", String(vm.sshPort), "-t", "ed25519", "127.0.0.1"], { encoding: "utf8" });
-      const key = r.stdout.split("\n").find((l) => l.includes("ssh-ed25519"));
-      assert.ok(key, `ssh-keyscan: ${r.stderr}`);
-      return key.split(" ").slice(1).join(" ");
-    };
+    const hostKey = () => sshHostKey(vm.sshPort);
     const before = { machineId: run("cat /etc/machine-id"), hostKey: hostKey() };
     assert.equal(run("cat /boot/config/machine-id"), before.machineId);
 
