@@ -1,7 +1,7 @@
 // Slow tier: build GuestOS images from the real Dockerfiles and boot them in QEMU.
 import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { appendFileSync, cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { icos } from "../../helpers/cli.ts";
@@ -9,6 +9,8 @@ import { ensureGuestosBase, icosJson } from "../../helpers/build.ts";
 import { scratch } from "../../helpers/tmp.ts";
 import { ROOT } from "../../../src/paths.ts";
 import type { StageReport } from "../../../src/build/progress.ts";
+import { sha256File } from "../../../src/build/digest.ts";
+import { run } from "../../../src/exec.ts";
 
 const SCALE = "1/64";
 
@@ -41,14 +43,38 @@ function definitionsCopy(t: Parameters<typeof scratch>[0]): { env: Record<string
   return { dir: join(dir, "ic-os"), env: { ICOS_IC_OS_DIR: join(dir, "ic-os"), ICOS_OUT_DIR: join(dir, "out") } };
 }
 
+/**
+ * update-img.tar.zst holds the disk's A boot and root partitions and the version; the -test
+ * image is the same system with "<version>-test" in VERSION.TXT and both version files.
+ */
+async function checkUpdateImages(t: Parameters<typeof scratch>[0], b: BuildJson): Promise<void> {
+  const dir = scratch(t, "icos-update-");
+  const partSha = (name: string) => b.manifest.partitions.find((p) => p.name === name)!.sha256;
+  for (const [file, version] of [["update-img.tar.zst", "0.0.0"], ["update-img-test.tar.zst", "0.0.0-test"]] as const) {
+    const into = join(dir, file);
+    mkdirSync(into);
+    await run("tar", ["--zstd", "-xf", join(b.outDir, file), "-C", into]);
+    assert.deepEqual(readdirSync(into).sort(), ["VERSION.TXT", "boot.img", "root.img"], file);
+    assert.equal(readFileSync(join(into, "VERSION.TXT"), "utf8"), `${version}\n`, file);
+    assert.equal((await run("debugfs", ["-R", "cat /version.txt", join(into, "boot.img")])).stdout, `${version}\n`, file);
+    assert.equal((await run("debugfs", ["-R", "cat /opt/ic/share/version.txt", join(into, "root.img")])).stdout, `${version}\n`, file);
+    await run("e2fsck", ["-fn", join(into, "root.img")]);
+    if (version === "0.0.0") {
+      assert.equal(await sha256File(join(into, "boot.img")), partSha("A_boot"));
+      assert.equal(await sha256File(join(into, "root.img")), partSha("A_root"));
+    }
+  }
+}
+
 describe("guestos images", { concurrency: false }, () => {
   before(() => ensureGuestosBase());
 
-  test("guestos/dev builds from the pinned base and boots to ready with no failed unit", (t) => {
+  test("guestos/dev builds from the pinned base and boots to ready with no failed unit", async (t) => {
     const out = scratch(t, "icos-out-");
     const { json: b } = icosJson<BuildJson>(["build", "guestos/dev", "--scale", SCALE], { env: { ICOS_OUT_DIR: out } });
     assert.equal(b.manifest.inputs.baseImage, lockedBase("dev"));
-    for (const f of ["disk.img", "disk-img.tar.zst", "update-img.tar.zst", "SHA256SUMS", "manifest.json"]) assert.ok(existsSync(join(b.outDir, f)), f);
+    for (const f of ["disk.img", "disk-img.tar.zst", "update-img.tar.zst", "update-img-test.tar.zst", "SHA256SUMS", "manifest.json"]) assert.ok(existsSync(join(b.outDir, f)), f);
+    await checkUpdateImages(t, b);
     const { json: r } = icosJson<RunJson>(["run", join(b.outDir, "disk.img"), "--config-media", exampleMedia(t), "--wait-ready", "--timeout", "300"]);
     assert.equal(r.ready, true);
     t.diagnostic(`guestos/dev ready after ${r.seconds}s`);

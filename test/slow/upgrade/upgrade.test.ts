@@ -67,12 +67,12 @@ function deviceOf(vm: VmHandle, key: string, media: string): Device {
 
 const pick = (s: Record<string, string>, ...keys: string[]) => Object.fromEntries(keys.map((k) => [k, s[k]]));
 
-/** Version 2's update image with its root.img changed by `damage`, stamped `version`. */
-async function damagedUpdate(dir: string, version: string, damage: (rootImg: string) => Promise<void>): Promise<string> {
+/** Version 2's update image with root.img or boot.img changed by `damage`, stamped `version`. */
+async function damagedUpdate(dir: string, version: string, damage: (rootImg: string, bootImg: string) => Promise<void>): Promise<string> {
   const work = join(dir, version);
   mkdirSync(work, { recursive: true });
   await run("tar", ["--zstd", "-xf", built("2.0.0", "update-img.tar.zst"), "-C", work]);
-  await damage(join(work, "root.img"));
+  await damage(join(work, "root.img"), join(work, "boot.img"));
   writeFileSync(join(work, "VERSION.TXT"), version + "\n");
   const file = join(dir, `${version}.tar.zst`);
   const entries = ["VERSION.TXT", "boot.img", "root.img"].map((n) => ({ path: n, type: "file" as const, source: join(work, n) }));
@@ -143,11 +143,18 @@ describe("A/B upgrades in a VM", { concurrency: false }, () => {
         { type: "symlink", path: "/etc/systemd/system/multi-user.target.wants/icos-test-broken.service", target: "/etc/systemd/system/icos-test-broken.service" },
       ], { sourceDateEpoch: 1_700_000_000 }),
     );
+    // A boot partition GRUB cannot read: no kernel to load, so grub.cfg reboots.
+    const corruptBoot = await damagedUpdate(dir, "2.0.0-corrupt-boot", async (_root, boot) => {
+      const bytes = readFileSync(boot);
+      bytes.fill(0, 0, 64 * 1024);
+      writeFileSync(boot, bytes);
+    });
     const dev = await bootVersion1(t, "upgrade-rollback");
     let boots = 1;
     for (const [image, version, sign] of [
       [corruptRoot, "2.0.0-corrupt-root", /Rebooting automatically|Kernel panic/],
       [unhealthy, "2.0.0-unhealthy", /icos-confirm: slot B is degraded after an upgrade \(boot_cycle=failsafe_check\): not confirming; rebooting/],
+      [corruptBoot, "2.0.0-corrupt-boot", /icos: slot B did not boot; rebooting/],
     ] as const) {
       // Counted from the VM's start; the upgrade's install alone takes minutes under TCG.
       const intoB = nthLine(dev.vm, BOOTING, ++boots, 3 * BOOT_MS);
