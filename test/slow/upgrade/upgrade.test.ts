@@ -179,6 +179,7 @@ describe("A/B upgrades in a VM", { concurrency: false }, () => {
       "-p", String(dev.vm.sshPort), "-i", dev.key, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
       "admin@127.0.0.1", `${MANAGEBOOT} upgrade-install - ${sha256(readFileSync(image))}`,
     ], { stdio: ["pipe", "ignore", "pipe"] });
+    const closed = new Promise((r) => install.once("close", r));
     install.stdin.on("error", () => undefined);
     install.stdin.end(readFileSync(image));
     let said = "";
@@ -192,7 +193,7 @@ describe("A/B upgrades in a VM", { concurrency: false }, () => {
     await new Promise((r) => setTimeout(r, 5000));
     process.kill(dev.vm.pid, "SIGKILL");
     await dev.vm.stop();
-    await new Promise((r) => install.once("close", r));
+    await closed;
     assert.doesNotMatch(said, /slot B holds version/, "the install was cut short");
 
     const vm = await startVm({ disk: built("1.0.0", "disk.img"), configMedia: dev.media, workDir, resume: true });
