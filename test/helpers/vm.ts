@@ -75,7 +75,11 @@ export async function consoleDialog(vm: VmHandle, steps: { expect: RegExp; send:
       sock.write(step.send);
     }
   } finally {
-    sock.end();
+    // Drain what QEMU sends us and close the socket once our last keys are out: a connected
+    // client that stops reading makes QEMU's serial port wait for it, and the guest's console
+    // (and everything logged to serial.log) stalls.
+    sock.resume();
+    sock.end(() => sock.destroy());
   }
 }
 
