@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ToolMissingError, UserError } from "../errors.ts";
 import { childEnv } from "../exec.ts";
+import { packageOf } from "../host/tools.ts";
 
 export interface SshTarget {
   host: string;
@@ -72,7 +73,7 @@ export class SshSession {
         partial = lines.pop()!;
         for (const l of lines) o.onStderr?.(l);
       });
-      child.once("error", (e: NodeJS.ErrnoException) => reject(e.code === "ENOENT" ? new ToolMissingError("ssh", "openssh-client") : e));
+      child.once("error", (e: NodeJS.ErrnoException) => reject(e.code === "ENOENT" ? new ToolMissingError("ssh", packageOf("ssh")) : e));
       if (o.stdinFile) {
         const input = createReadStream(o.stdinFile);
         input.once("error", reject);
