@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync } from "node:fs";
-import { connect } from "node:net";
+import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import type { VmHandle } from "../../src/vm/vm.ts";
 import { icos } from "./cli.ts";
@@ -55,31 +55,46 @@ export async function waitForSsh(port: number, user: string, key: string, timeou
   throw new Error(`ssh ${user}@127.0.0.1:${port} not reachable: ${last?.stderr}`);
 }
 
+// One console connection per VM, opened on first use and read (and thrown away: serial.log has
+// it all) until the VM stops. QEMU's serial port waits for a connected client that does not read,
+// stalling the guest's console; and a client that disconnects while QEMU is writing to it can
+// leave the port stalled for good. So we never stop reading and never hang up.
+const consoles = new WeakMap<VmHandle, Promise<Socket>>();
+
+function consoleOf(vm: VmHandle): Promise<Socket> {
+  let sock = consoles.get(vm);
+  if (!sock) {
+    sock = new Promise((resolve, reject) => {
+      const s = connect(vm.serialSocket);
+      s.once("connect", () => {
+        s.on("error", () => undefined); // QEMU exiting closes it
+        s.resume();
+        s.unref();
+        resolve(s);
+      });
+      s.once("error", reject);
+    });
+    consoles.set(vm, sock);
+  }
+  return sock;
+}
+
 /** Type on the serial console: each step waits for `expect` in the console output, then sends `send`. */
 export async function consoleDialog(vm: VmHandle, steps: { expect: RegExp; send: string }[], timeoutMs: number): Promise<void> {
   let text = "";
   vm.onData((b) => (text += b.toString("latin1")));
-  const sock = connect(vm.serialSocket);
-  await new Promise<void>((resolve, reject) => sock.once("connect", resolve).once("error", reject));
+  const sock = await consoleOf(vm);
   let from = text.length;
   // An idle getty printed its prompt long ago: an empty line makes it print a fresh one.
   sock.write("\n");
-  try {
-    for (const step of steps) {
-      const end = Date.now() + timeoutMs;
-      while (!step.expect.test(text.slice(from))) {
-        if (Date.now() > end) throw new Error(`console: no ${step.expect} within ${timeoutMs} ms; last output:\n${text.slice(-500)}`);
-        await new Promise((r) => setTimeout(r, 500));
-      }
-      from = text.length;
-      sock.write(step.send);
+  for (const step of steps) {
+    const end = Date.now() + timeoutMs;
+    while (!step.expect.test(text.slice(from))) {
+      if (Date.now() > end) throw new Error(`console: no ${step.expect} within ${timeoutMs} ms; last output:\n${text.slice(-500)}`);
+      await new Promise((r) => setTimeout(r, 500));
     }
-  } finally {
-    // Drain what QEMU sends us and close the socket once our last keys are out: a connected
-    // client that stops reading makes QEMU's serial port wait for it, and the guest's console
-    // (and everything logged to serial.log) stalls.
-    sock.resume();
-    sock.end(() => sock.destroy());
+    from = text.length;
+    sock.write(step.send);
   }
 }
 
