@@ -176,10 +176,14 @@ describe("icos run (real QEMU)", () => {
     child.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
     child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
     const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+    // A failed assertion below must not leave icos (and its QEMU) running: the runner would wait on it.
+    t.after(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGINT");
+    });
     for (let i = 0; i < 600 && !stdout.includes("hello from grub"); i++) await new Promise((r) => setTimeout(r, 100));
     assert.match(stdout, /hello from grub/, `no console output; stderr:\n${stderr}`);
     assert.doesNotMatch(stdout, /\x1b/, "escape sequences reach the terminal");
-    assert.match(stderr, /^ssh: ssh -p \d+ root@127\.0\.0\.1$/m);
+    assert.match(stderr, /^ssh: ssh -p \d+ admin@127\.0\.0\.1 \(with a key from the config media\)$/m);
     const serialLog = serialLogOf(stderr);
     child.kill("SIGINT");
     assert.equal(await exited, 130, stderr);
