@@ -4,17 +4,13 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { ToolFailedError, UserError } from "../errors.ts";
+import { UserError } from "../errors.ts";
 import { run } from "../exec.ts";
+import { debugfsPath as dq, debugfsTimes, RESET_LIFETIME_WRITES, runDebugfsScript } from "./debugfs.ts";
 
 export type Ext4Edit =
   | { type: "file"; path: string; content: string | Buffer; mode?: number }
   | { type: "symlink"; path: string; target: string };
-
-/** A quoted debugfs path: inside double quotes a quote is doubled, backslashes are literal. */
-function dq(path: string): string {
-  return `"${path.replace(/"/g, '""')}"`;
-}
 
 /**
  * Apply `edits` to `image` (absolute paths inside it; parent directories must exist). An existing
@@ -24,13 +20,12 @@ function dq(path: string): string {
 export async function editExt4(image: string, edits: readonly Ext4Edit[], o: { sourceDateEpoch: number }): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), "icos-ext4-edit-"));
   try {
-    const t = `@${o.sourceDateEpoch}`;
-    const times = (p: string) => ["atime", "mtime", "ctime", "crtime"].map((f) => `sif ${dq(p)} ${f} ${t}`);
+    const times = (p: string) => debugfsTimes(p, o.sourceDateEpoch, ["atime", "mtime", "ctime", "crtime"]);
     const cmds: string[] = [];
     const dirs = new Set<string>();
     for (const [i, e] of edits.entries()) {
       if (!e.path.startsWith("/") || e.path.includes("\n")) throw new UserError(`ext4 edit of ${image}: bad path ${JSON.stringify(e.path)}`, "use an absolute path inside the image");
-      cmds.push(`rm ${dq(e.path)}`); // fails harmlessly when absent (filtered below)
+      cmds.push(`rm ${dq(e.path)}`); // fails harmlessly when absent (ignored below)
       if (e.type === "file") {
         const src = join(work, `file-${i}`);
         await writeFile(src, e.content);
@@ -42,13 +37,8 @@ export async function editExt4(image: string, edits: readonly Ext4Edit[], o: { s
       dirs.add(dirname(e.path));
     }
     for (const d of dirs) cmds.push(...times(d));
-    cmds.push("ssv kbytes_written 0");
-    await writeFile(join(work, "cmds"), cmds.join("\n") + "\n");
-    const env = { E2FSPROGS_FAKE_TIME: String(o.sourceDateEpoch) };
-    const r = await run("debugfs", ["-w", "-f", join(work, "cmds"), image], { env, context: `edit ext4 image ${image}` });
-    // debugfs -f exits 0 even when a command fails; its banner and "rm" of a missing file are not errors.
-    const errors = r.stderr.split("\n").filter((l) => l.trim() && !/^debugfs \d/.test(l) && !/^rm: File not found by ext2_lookup/.test(l));
-    if (errors.length) throw new ToolFailedError(`debugfs -w -f <cmds> ${image}`, "command errors", errors.slice(-5).join("\n"), `edit ext4 image ${image}`);
+    cmds.push(RESET_LIFETIME_WRITES);
+    await runDebugfsScript(image, cmds, { sourceDateEpoch: o.sourceDateEpoch, context: `edit ext4 image ${image}`, ignore: /^rm: File not found by ext2_lookup/ });
     await run("e2fsck", ["-fn", image], { context: `e2fsck check after editing ${image}` });
   } finally {
     await rm(work, { recursive: true, force: true });

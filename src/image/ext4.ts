@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ToolFailedError, UserError } from "../errors.ts";
 import { run } from "../exec.ts";
+import { debugfsTimes, RESET_LIFETIME_WRITES, runDebugfsScript } from "./debugfs.ts";
 import { listTree, writeAtomically } from "./files.ts";
 
 export interface Ext4Options {
@@ -60,11 +61,6 @@ function validate(o: Ext4Options, bs: number): void {
 
 const mib = (n: number): string => `${(n / 2 ** 20).toFixed(1)} MiB`;
 
-/** A quoted debugfs path ("" is the root): inside double quotes a quote is doubled, backslashes are literal. */
-function dq(path: string): string {
-  return `"/${path.replace(/"/g, '""')}"`;
-}
-
 export async function buildExt4(o: Ext4Options): Promise<void> {
   const bs = o.blockSize ?? 4096;
   validate(o, bs);
@@ -90,11 +86,8 @@ export async function buildExt4(o: Ext4Options): Promise<void> {
   try {
     const env = { MKE2FS_CONFIG: join(work, "mke2fs.conf"), E2FSPROGS_FAKE_TIME: String(o.sourceDateEpoch) };
     await writeFile(env.MKE2FS_CONFIG, MKE2FS_CONF);
-    const t = `@${o.sourceDateEpoch}`;
-    const cmds = ["", ...entries.map((e) => e.path)].flatMap((p) => ["atime", "mtime", "ctime"].map((f) => `sif ${dq(p)} ${f} ${t}`));
-    // Lifetime writes depend on how the source was read (page cache, filesystem).
-    cmds.push("ssv kbytes_written 0");
-    await writeFile(join(work, "debugfs.cmds"), cmds.join("\n") + "\n");
+    const cmds = ["", ...entries.map((e) => e.path)].flatMap((p) => debugfsTimes(`/${p}`, o.sourceDateEpoch));
+    cmds.push(RESET_LIFETIME_WRITES);
 
     await writeAtomically(o.out, async (tmp) => {
       const args = ["-q", "-t", "ext4", "-T", "default", "-b", String(bs), "-d", o.tree, "-U", o.uuid, "-L", o.label];
@@ -106,10 +99,7 @@ export async function buildExt4(o: Ext4Options): Promise<void> {
         if (e instanceof ToolFailedError && /Could not allocate|No space|too small/i.test(e.stderrTail)) throw tooSmall();
         throw e;
       }
-      // debugfs -f exits 0 even when a command fails; anything on stderr but its banner is one.
-      const r = await run("debugfs", ["-w", "-f", join(work, "debugfs.cmds"), tmp], { env, context: `debugfs time fix-up ${what}` });
-      const errors = r.stderr.split("\n").filter((l) => l.trim() && !/^debugfs \d/.test(l));
-      if (errors.length) throw new ToolFailedError(`debugfs -w -f <cmds> ${tmp}`, "command errors", errors.slice(-5).join("\n"), `debugfs time fix-up ${what}`);
+      await runDebugfsScript(tmp, cmds, { sourceDateEpoch: o.sourceDateEpoch, context: `debugfs time fix-up ${what}` });
       await run("e2fsck", ["-fn", tmp], { context: `e2fsck check ${what}` });
     });
   } finally {
