@@ -78,10 +78,15 @@ export async function upgrade(o: UpgradeOptions): Promise<UpgradeResult> {
   const device = session.where;
   const fail = (summary: string, detail = "") => new UpgradeError(device, summary, detail);
   const sudo = (args: string) => `sudo -n ${MANAGEBOOT} ${args}`;
+  const fromDevice = (line: string) => say(`device: ${line.replace(/^manageboot: /, "")}`);
   const state = async (): Promise<DeviceState | { error: string }> => {
     const r = await session.exec(`cat /proc/sys/kernel/random/boot_id && ${sudo("status")}`, { timeoutMs: 30_000 });
     if (r.code !== 0) return { error: r.stderr.trim() || `exit ${r.code}` };
-    return parseDeviceState(r.stdout);
+    try {
+      return parseDeviceState(r.stdout);
+    } catch (e) {
+      return { error: (e as Error).message }; // a device without manageboot, or another one: not our bug
+    }
   };
   try {
     const before = await state();
@@ -89,9 +94,9 @@ export async function upgrade(o: UpgradeOptions): Promise<UpgradeResult> {
     say(`device runs version ${before.version} on slot ${before.current} (boot_cycle ${before.boot_cycle}); installing ${version} into slot ${before.target}`);
 
     const t0 = Date.now();
-    const install = await session.exec(sudo(`upgrade-install - ${sha256}`), { stdinFile: o.image, onStderr: (l) => say(`device: ${l.replace(/^manageboot: /, "")}`) });
+    const install = await session.exec(sudo(`upgrade-install - ${sha256}`), { stdinFile: o.image, onStderr: fromDevice });
     if (install.code !== 0) throw fail(`upgrade-install failed (exit ${install.code}); the running system is unchanged`, install.stderr.split("\n").slice(-5).join("\n"));
-    const commit = await session.exec(sudo("upgrade-commit"), { onStderr: (l) => say(`device: ${l.replace(/^manageboot: /, "")}`) });
+    const commit = await session.exec(sudo("upgrade-commit"), { onStderr: fromDevice });
     // The device reboots right after committing; ssh may see the connection drop (255).
     if (commit.code !== 0 && !/committed/.test(commit.stderr)) throw fail(`upgrade-commit failed (exit ${commit.code})`, commit.stderr);
     const installed = Date.now();

@@ -15,8 +15,11 @@ export interface IcosOptions {
   hideSbin?: boolean;
 }
 
+/** The command line that runs icos from source. */
+const icosArgv = (args: string[]): string[] => [process.execPath, "--import", "tsx", join(ROOT, "src/cli/main.ts"), ...args];
+
 export function icos(args: string[], opts: IcosOptions = {}): CliResult {
-  const argv = [process.execPath, "--import", "tsx", join(ROOT, "src/cli/main.ts"), ...args];
+  const argv = icosArgv(args);
   const [cmd, ...rest] = opts.hideSbin
     ? ["unshare", "--mount", "--propagation", "private", "sh", "-c", 'mount -t tmpfs tmpfs /usr/sbin && exec "$@"', "sh", ...argv]
     : argv;
@@ -31,7 +34,8 @@ export function icos(args: string[], opts: IcosOptions = {}): CliResult {
 /** icos() without blocking the event loop (VM tests keep reading the console meanwhile). */
 export function icosAsync(args: string[], opts: { env?: Record<string, string> } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "src/cli/main.ts"), ...args], { cwd: ROOT, env: { ...process.env, ...opts.env } });
+    const [cmd, ...rest] = icosArgv(args);
+    const child = spawn(cmd!, rest, { cwd: ROOT, env: { ...process.env, ...opts.env } });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (b: Buffer) => (stdout += b.toString()));

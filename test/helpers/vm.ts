@@ -35,11 +35,16 @@ export interface SshResult {
   stderr: string;
 }
 
-export function ssh(port: number, user: string, key: string, command: string, extra: string[] = [], input?: Buffer): SshResult {
-  const r = spawnSync("ssh", [
+/** ssh's arguments for `command` as `user` on a VM's forwarded port (throwaway VMs: no host key check). */
+export function sshArgs(port: number, user: string, key: string, command: string, extra: string[] = []): string[] {
+  return [
     "-p", String(port), "-i", key, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
     "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR", ...extra, `${user}@127.0.0.1`, command,
-  ], { encoding: "utf8", timeout: input ? 600_000 : 60_000, input, maxBuffer: 64 << 20 });
+  ];
+}
+
+export function ssh(port: number, user: string, key: string, command: string, extra: string[] = [], input?: Buffer): SshResult {
+  const r = spawnSync("ssh", sshArgs(port, user, key, command, extra), { encoding: "utf8", timeout: input ? 600_000 : 60_000, input, maxBuffer: 64 << 20 });
   return { code: r.status ?? 255, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
 }
 

@@ -2,12 +2,13 @@
 // update-img.tar.zst (boot.img, root.img, VERSION.TXT) and update-img-test.tar.zst (the same
 // system stamped "<version>-test", so a machine can upgrade to what it runs), cached like every
 // other stage.
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { run } from "../../exec.ts";
 import { toolVersions } from "../../host/doctor.ts";
 import { editExt4 } from "../../image/ext4-edit.ts";
 import { writeTar } from "../../image/tar.ts";
+import { writeUpdateImage } from "../../image/update-image.ts";
 import { digestOf, sha256File } from "../digest.ts";
 import type { Progress } from "../progress.ts";
 import type { Store } from "../store.ts";
@@ -30,18 +31,7 @@ export async function buildArtifacts(store: Store, subject: string, disk: DiskRe
     const entry = await store.put("artifacts", digest, async (dir) => {
       const mtime = opts.sourceDateEpoch;
       await writeTar({ out: join(dir, "disk-img.tar.zst"), entries: [{ path: "disk.img", type: "file", source: disk.diskImg }], mtime, compress: "zstd", sparse: true });
-      const updateImg = async (out: string, version: string, boot: string, root: string) => {
-        const versionFile = join(dir, "VERSION.TXT");
-        await writeFile(versionFile, version + "\n");
-        const entries = [
-          { path: "VERSION.TXT", type: "file", source: versionFile },
-          { path: "boot.img", type: "file", source: boot },
-          { path: "root.img", type: "file", source: root },
-        ] as const;
-        await writeTar({ out: join(dir, out), entries, mtime, compress: "zstd", sparse: true });
-        await rm(versionFile);
-      };
-      await updateImg("update-img.tar.zst", opts.version, rootfs.bootImg, rootfs.rootImg);
+      await writeUpdateImage({ out: join(dir, "update-img.tar.zst"), version: opts.version, bootImg: rootfs.bootImg, rootImg: rootfs.rootImg, mtime });
       // The test image: copies of boot.img/root.img with only the version files rewritten.
       const testVersion = `${opts.version}-test`;
       const work = join(dir, "test-img");
@@ -53,7 +43,7 @@ export async function buildArtifacts(store: Store, subject: string, disk: DiskRe
       const edit = { sourceDateEpoch: opts.sourceDateEpoch };
       await editExt4(boot, [{ type: "file", path: VERSION_FILES.boot, content: testVersion + "\n" }], edit);
       await editExt4(root, [{ type: "file", path: VERSION_FILES.root, content: testVersion + "\n" }], edit);
-      await updateImg("update-img-test.tar.zst", testVersion, boot, root);
+      await writeUpdateImage({ out: join(dir, "update-img-test.tar.zst"), version: testVersion, bootImg: boot, rootImg: root, mtime });
       await rm(work, { recursive: true });
       const sha256: Record<string, string> = {};
       for (const a of ARTIFACTS) sha256[a] = await sha256File(join(dir, a));

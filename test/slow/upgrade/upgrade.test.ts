@@ -11,12 +11,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { icosAsync } from "../../helpers/cli.ts";
 import { ensureGuestosBase, icosJson } from "../../helpers/build.ts";
-import { configMediaWithKey, nthLine, ssh, sshHostKey, waitForSsh } from "../../helpers/vm.ts";
+import { configMediaWithKey, nthLine, ssh, sshArgs, sshHostKey, waitForSsh } from "../../helpers/vm.ts";
 import { scratch } from "../../helpers/tmp.ts";
 import { ROOT } from "../../../src/paths.ts";
 import { run } from "../../../src/exec.ts";
 import { editExt4 } from "../../../src/image/ext4-edit.ts";
-import { writeTar } from "../../../src/image/tar.ts";
+import { writeUpdateImage } from "../../../src/image/update-image.ts";
 import { startVm, type VmHandle } from "../../../src/vm/vm.ts";
 
 const FIXTURE = join(ROOT, "test/fixtures/vm/node-deterministic.json");
@@ -73,10 +73,8 @@ async function damagedUpdate(dir: string, version: string, damage: (rootImg: str
   mkdirSync(work, { recursive: true });
   await run("tar", ["--zstd", "-xf", built("2.0.0", "update-img.tar.zst"), "-C", work]);
   await damage(join(work, "root.img"), join(work, "boot.img"));
-  writeFileSync(join(work, "VERSION.TXT"), version + "\n");
   const file = join(dir, `${version}.tar.zst`);
-  const entries = ["VERSION.TXT", "boot.img", "root.img"].map((n) => ({ path: n, type: "file" as const, source: join(work, n) }));
-  await writeTar({ out: file, entries, mtime: 1_700_000_000, compress: "zstd", sparse: true });
+  await writeUpdateImage({ out: file, version, bootImg: join(work, "boot.img"), rootImg: join(work, "root.img"), mtime: 1_700_000_000 });
   rmSync(work, { recursive: true });
   return file;
 }
@@ -175,13 +173,11 @@ describe("A/B upgrades in a VM", { concurrency: false }, () => {
     const dev = await bootVersion1(t, "upgrade-cut", { workDir, keep: true });
     const image = built("2.0.0", "update-img.tar.zst");
     // Stream the image to upgrade-install; pull the plug a few seconds into writing root.img.
-    const install = spawn("ssh", [
-      "-p", String(dev.vm.sshPort), "-i", dev.key, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
-      "admin@127.0.0.1", `${MANAGEBOOT} upgrade-install - ${sha256(readFileSync(image))}`,
-    ], { stdio: ["pipe", "ignore", "pipe"] });
+    const bytes = readFileSync(image);
+    const install = spawn("ssh", sshArgs(dev.vm.sshPort, "admin", dev.key, `${MANAGEBOOT} upgrade-install - ${sha256(bytes)}`), { stdio: ["pipe", "ignore", "pipe"] });
     const closed = new Promise((r) => install.once("close", r));
     install.stdin.on("error", () => undefined);
-    install.stdin.end(readFileSync(image));
+    install.stdin.end(bytes);
     let said = "";
     await new Promise<void>((resolve, reject) => {
       install.stderr.on("data", (b: Buffer) => {

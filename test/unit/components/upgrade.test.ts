@@ -13,6 +13,7 @@ import { decodeGrubenv, encodeGrubenv } from "../../../src/formats/grubenv.ts";
 import { bootOnce, loadBootCycleTable, type Slot } from "../../../src/model/boot-cycle.ts";
 import { buildExt4 } from "../../../src/image/ext4.ts";
 import { writeTar } from "../../../src/image/tar.ts";
+import { UPDATE_IMAGE_MEMBERS, writeUpdateImage } from "../../../src/image/update-image.ts";
 import { scratch } from "../../helpers/tmp.ts";
 
 const MANAGEBOOT = join(IC_OS_DIR, "components/upgrade/opt/ic/bin/manageboot.sh");
@@ -75,7 +76,7 @@ interface UpdateImage {
 }
 
 /** An update-img.tar.zst like the build makes: an ext4 boot.img carrying version.txt, a sparse root.img. */
-async function updateImage(dir: string, version: string, o: { rootBytes?: number; omit?: string } = {}): Promise<UpdateImage> {
+async function updateImage(dir: string, version: string, o: { rootBytes?: number; omit?: (typeof UPDATE_IMAGE_MEMBERS)[number] } = {}): Promise<UpdateImage> {
   const work = join(dir, `update-${version}`);
   mkdirSync(join(work, "tree"), { recursive: true });
   writeFileSync(join(work, "tree/version.txt"), version + "\n");
@@ -85,12 +86,14 @@ async function updateImage(dir: string, version: string, o: { rootBytes?: number
   randomBytes(4096).copy(root, 0);
   randomBytes(4096).copy(root, root.length - 4096);
   writeFileSync(join(work, "root.img"), root);
-  writeFileSync(join(work, "VERSION.TXT"), version + "\n");
-  const entries = (["VERSION.TXT", "boot.img", "root.img"] as const)
-    .filter((n) => n !== o.omit)
-    .map((n) => ({ path: n, type: "file" as const, source: join(work, n) }));
   const file = join(dir, `update-img-${version}.tar.zst`);
-  await writeTar({ out: file, entries, mtime: SDE, compress: "zstd", sparse: true });
+  const images = { out: file, version, bootImg: join(work, "boot.img"), rootImg: join(work, "root.img"), mtime: SDE };
+  if (o.omit) {
+    // Not an update image: the same tar with one member left out.
+    writeFileSync(join(work, "VERSION.TXT"), version + "\n");
+    const entries = UPDATE_IMAGE_MEMBERS.filter((n) => n !== o.omit).map((n) => ({ path: n, type: "file" as const, source: join(work, n) }));
+    await writeTar({ out: file, entries, mtime: SDE, compress: "zstd", sparse: true });
+  } else await writeUpdateImage(images);
   const sha256 = createHash("sha256").update(readFileSync(file)).digest("hex");
   return { file, sha256, boot: readFileSync(join(work, "boot.img")), root };
 }

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { UserError } from "../../../src/errors.ts";
-import { writeTar } from "../../../src/image/tar.ts";
+import { writeUpdateImage } from "../../../src/image/update-image.ts";
 import { parseSshAddress } from "../../../src/upgrade/ssh.ts";
 import { parseDeviceState, updateImageVersion } from "../../../src/upgrade/upgrade.ts";
 import { freePort } from "../../../src/vm/vm.ts";
@@ -14,12 +14,10 @@ import { icos } from "../../helpers/cli.ts";
 import { scratch } from "../../helpers/tmp.ts";
 
 async function updateImage(dir: string, version: string): Promise<string> {
-  writeFileSync(join(dir, "VERSION.TXT"), version + "\n");
   writeFileSync(join(dir, "boot.img"), Buffer.alloc(4096, 1));
   writeFileSync(join(dir, "root.img"), Buffer.alloc(4096, 2));
   const file = join(dir, "update-img.tar.zst");
-  const entries = ["VERSION.TXT", "boot.img", "root.img"].map((n) => ({ path: n, type: "file" as const, source: join(dir, n) }));
-  await writeTar({ out: file, entries, mtime: 0, compress: "zstd", sparse: true });
+  await writeUpdateImage({ out: file, version, bootImg: join(dir, "boot.img"), rootImg: join(dir, "root.img"), mtime: 0 });
   return file;
 }
 

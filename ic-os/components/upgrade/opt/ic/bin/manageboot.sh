@@ -1,7 +1,7 @@
 #!/bin/sh
 # manageboot: the device side of A/B upgrades. The running system is one slot (A or B); an
 # upgrade is written to the other one, GRUB boots it once, and it stays only if it confirms.
-# The grubenv protocol is ic-os/bootloader/boot-cycle.json (docs/image-layout.md, "Boot protocol").
+# The grubenv protocol is ic-os/bootloader/boot-cycle.json (docs/upgrade.md, "The protocol").
 #
 # Usage: manageboot.sh COMMAND
 #   current                      the slot running now (dfinity.system= on the kernel command line)
