@@ -1,30 +1,52 @@
 // ssh to a device (a VM's forwarded port, or a real node) with the system's OpenSSH client. The
-// host key is checked: against --known-hosts when given, else trusted on first use and pinned
-// for the rest of the command, so a device that comes back from an upgrade with another host
-// key (lost identity) is an error rather than a silent accept.
+// device's host key is always checked strictly, against one of:
+// - the user's own known_hosts (ssh's default UserKnownHostsFile; the default),
+// - one given file only (--known-hosts),
+// - the first key seen, only when asked for (--trust-on-first-use): it is pinned in a private
+//   known_hosts for the rest of the command.
+// In every mode a device that comes back from an upgrade with another host key (lost identity,
+// or another machine answering) is an error, never a new key to accept.
 import { spawn } from "node:child_process";
-import { createReadStream } from "node:fs";
-import { mkdtempSync, rmSync } from "node:fs";
+import { createReadStream, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { ToolMissingError, UserError } from "../errors.ts";
-import { childEnv } from "../exec.ts";
+import { childEnv, run } from "../exec.ts";
 import { packageOf } from "../host/tools.ts";
+
+/** How the device's host key is checked: see the header. */
+export type HostKeyCheck = "user-known-hosts" | "trust-on-first-use" | { knownHosts: string };
 
 export interface SshTarget {
   host: string;
   port: number;
   user: string;
   identity?: string;
-  /** A known_hosts file to check against (strict); default: pin the first key seen. */
-  knownHosts?: string;
+  /** Default: the user's own known_hosts, strict. */
+  hostKeys?: HostKeyCheck;
 }
 
 export interface SshResult {
   code: number;
   stdout: string;
   stderr: string;
+  /** ssh was killed: `idle` (no output and no stdin taken for `idleMs`) or `total` (`timeoutMs` passed). */
+  timedOut?: "idle" | "total";
 }
+
+export interface ExecOptions {
+  /** Streamed to the command's stdin. */
+  stdinFile?: string;
+  /** Each stderr line, as it comes. */
+  onStderr?: (line: string) => void;
+  /** Kill ssh after this long in all. */
+  timeoutMs?: number;
+  /** Kill ssh when for this long nothing came on its stdout or stderr and none of `stdinFile` was taken. */
+  idleMs?: number;
+}
+
+/** What ssh said about the host key, if the connection failed on it. */
+export type HostKeyProblem = "unknown" | "changed" | "failed";
 
 /** "127.0.0.1:2222", "[::1]:22", "node.example" (port 22). */
 export function parseSshAddress(text: string): { host: string; port: number } {
@@ -36,8 +58,45 @@ export function parseSshAddress(text: string): { host: string; port: number } {
   return { host: m[1] ?? m[2]!, port };
 }
 
+/** A path as an ssh_config argument: absolute, `%` not read as a token, quoted when it has blanks. */
+function configPath(file: string): string {
+  const path = resolve(file).replace(/%/g, "%%");
+  return /[\s"'\\]/.test(path) ? `"${path.replace(/(["\\])/g, "\\$1")}"` : path;
+}
+
+/** The host-key options for `check`; `pinned` is the private known_hosts of trust on first use. */
+export function hostKeyArgs(check: HostKeyCheck, pinned: string): string[] {
+  if (check === "user-known-hosts") return ["-o", "StrictHostKeyChecking=yes"];
+  if (check === "trust-on-first-use") return ["-o", `UserKnownHostsFile=${configPath(pinned)}`, "-o", "StrictHostKeyChecking=accept-new"];
+  return ["-o", `UserKnownHostsFile=${configPath(check.knownHosts)}`, "-o", "GlobalKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=yes"];
+}
+
+/** ssh's argv for running `command` on `t`. */
+export function sshArgv(t: SshTarget, command: string, pinned: string): string[] {
+  return [
+    "-p", String(t.port), ...(t.identity ? ["-i", t.identity, "-o", "IdentitiesOnly=yes"] : []), ...hostKeyArgs(t.hostKeys ?? "user-known-hosts", pinned),
+    "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3",
+    "-o", "LogLevel=ERROR", `${t.user}@${t.host}`, command,
+  ];
+}
+
+/** Did ssh fail on the host key? (OpenSSH's own wording, as printed at LogLevel=ERROR.) */
+export function hostKeyProblem(stderr: string): HostKeyProblem | undefined {
+  if (/REMOTE HOST IDENTIFICATION HAS CHANGED|host key for .* has changed and you have requested strict checking/i.test(stderr)) return "changed";
+  if (/No \S+ host key is known for .* and you have requested strict checking/.test(stderr)) return "unknown";
+  if (/Host key verification failed/.test(stderr)) return "failed";
+  return undefined;
+}
+
+/** `host` as known_hosts and ssh-keyscan spell it with `port`. */
+export function knownHostsName(host: string, port: number): string {
+  return port === 22 ? host : `[${host}]:${port}`;
+}
+
 export class SshSession {
   private readonly dir = mkdtempSync(join(tmpdir(), "icos-ssh-"));
+  /** Trust on first use: the key seen first is written here, and required from then on. */
+  readonly pinnedFile = join(this.dir, "known_hosts");
 
   constructor(readonly target: SshTarget) {}
 
@@ -45,46 +104,98 @@ export class SshSession {
     return `${this.target.user}@${this.target.host}:${this.target.port}`;
   }
 
-  private args(command: string): string[] {
-    const t = this.target;
-    const hostKey = t.knownHosts
-      ? ["-o", `UserKnownHostsFile=${t.knownHosts}`, "-o", "StrictHostKeyChecking=yes"]
-      : ["-o", `UserKnownHostsFile=${join(this.dir, "known_hosts")}`, "-o", "StrictHostKeyChecking=accept-new"];
-    return [
-      "-p", String(t.port), ...(t.identity ? ["-i", t.identity, "-o", "IdentitiesOnly=yes"] : []), ...hostKey,
-      "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3",
-      "-o", "LogLevel=ERROR", `${t.user}@${t.host}`, command,
-    ];
+  get hostKeys(): HostKeyCheck {
+    return this.target.hostKeys ?? "user-known-hosts";
+  }
+
+  /** The known_hosts file(s) the host key is checked against, for messages. */
+  async knownHostsFiles(): Promise<string[]> {
+    const check = this.hostKeys;
+    if (check === "trust-on-first-use") return [this.pinnedFile];
+    if (typeof check === "object") return [resolve(check.knownHosts)];
+    // ssh's own answer, so a UserKnownHostsFile in ~/.ssh/config is named correctly.
+    const r = await run("ssh", ["-G", "-p", String(this.target.port), `${this.target.user}@${this.target.host}`], { allowFailure: true }).catch(() => undefined);
+    const line = r?.code === 0 ? r.stdout.split("\n").find((l) => l.startsWith("userknownhostsfile ")) : undefined;
+    return line ? line.split(/\s+/).slice(1).filter(Boolean) : ["~/.ssh/known_hosts"];
+  }
+
+  /** Trust on first use: the key pinned so far, as `ED25519 SHA256:...` (undefined before one was seen). */
+  async pinnedFingerprint(): Promise<string | undefined> {
+    if (!existsSync(this.pinnedFile) || !readFileSync(this.pinnedFile, "utf8").trim()) return undefined;
+    const r = await run("ssh-keygen", ["-l", "-f", this.pinnedFile], { allowFailure: true });
+    const fingerprints = r.stdout.split("\n").filter(Boolean).map((l) => {
+      const f = l.trim().split(/\s+/);
+      return `${(f[f.length - 1] ?? "").replace(/[()]/g, "")} ${f[1] ?? "?"}`;
+    });
+    return fingerprints.length ? fingerprints.join(", ") : undefined;
   }
 
   /** Run `command` on the device; `stdinFile` is streamed to it; stderr lines go to `onStderr` as they come. */
-  exec(command: string, o: { stdinFile?: string; onStderr?: (line: string) => void; timeoutMs?: number } = {}): Promise<SshResult> {
-    return new Promise((resolve, reject) => {
-      const child = spawn("ssh", this.args(command), { env: childEnv(), stdio: [o.stdinFile ? "pipe" : "ignore", "pipe", "pipe"] });
+  exec(command: string, o: ExecOptions = {}): Promise<SshResult> {
+    return new Promise((resolvePromise, reject) => {
+      const child = spawn("ssh", sshArgv(this.target, command, this.pinnedFile), { env: childEnv(), stdio: [o.stdinFile ? "pipe" : "ignore", "pipe", "pipe"] });
       let stdout = "";
       let stderr = "";
       let partial = "";
-      const timer = o.timeoutMs ? setTimeout(() => child.kill("SIGKILL"), o.timeoutMs) : undefined;
-      child.stdout!.on("data", (b: Buffer) => (stdout += b.toString()));
+      let timedOut: SshResult["timedOut"];
+      let lastActivity = Date.now();
+      let settled = false;
+      const input = o.stdinFile ? createReadStream(o.stdinFile) : undefined;
+      const kill = (why: "idle" | "total") => {
+        if (timedOut || settled) return;
+        timedOut = why;
+        input?.unpipe();
+        input?.destroy();
+        child.kill("SIGKILL");
+      };
+      const timer = o.timeoutMs ? setTimeout(() => kill("total"), o.timeoutMs) : undefined;
+      const idleTimer = o.idleMs
+        ? setInterval(() => Date.now() - lastActivity >= o.idleMs! && kill("idle"), Math.max(50, Math.min(1000, o.idleMs / 5)))
+        : undefined;
+      const finish = (code: number | null) => {
+        if (settled) return;
+        settled = true;
+        if (timer) clearTimeout(timer);
+        if (idleTimer) clearInterval(idleTimer);
+        if (partial) o.onStderr?.(partial);
+        resolvePromise({ code: code ?? 255, stdout, stderr, ...(timedOut ? { timedOut } : {}) });
+      };
+      child.stdout!.on("data", (b: Buffer) => {
+        lastActivity = Date.now();
+        stdout += b.toString();
+      });
       child.stderr!.on("data", (b: Buffer) => {
+        lastActivity = Date.now();
         stderr += b.toString();
         partial += b.toString();
         const lines = partial.split("\n");
         partial = lines.pop()!;
-        for (const l of lines) o.onStderr?.(l);
+        for (const l of lines) o.onStderr?.(l.replace(/\r$/, ""));
       });
-      child.once("error", (e: NodeJS.ErrnoException) => reject(e.code === "ENOENT" ? new ToolMissingError("ssh", packageOf("ssh")) : e));
-      if (o.stdinFile) {
-        const input = createReadStream(o.stdinFile);
-        input.once("error", reject);
+      child.once("error", (e: NodeJS.ErrnoException) => {
+        if (timer) clearTimeout(timer);
+        if (idleTimer) clearInterval(idleTimer);
+        settled = true;
+        reject(e.code === "ENOENT" ? new ToolMissingError("ssh", packageOf("ssh")) : e);
+      });
+      if (input) {
+        // Bytes read from the file are bytes ssh took: the pipe does not read ahead of it by more than its buffers.
+        input.on("data", () => (lastActivity = Date.now()));
+        input.once("error", (e) => {
+          child.kill("SIGKILL");
+          reject(e);
+        });
         child.stdin!.once("error", () => undefined); // the device may hang up early; its exit code says why
         input.pipe(child.stdin!);
       }
-      child.once("close", (code) => {
-        if (timer) clearTimeout(timer);
-        if (partial) o.onStderr?.(partial);
-        resolve({ code: code ?? 255, stdout, stderr });
+      child.once("exit", (code) => {
+        // A killed ssh may leave a child (a ProxyCommand) holding its pipes open: do not wait for them.
+        if (!timedOut) return;
+        child.stdout!.destroy();
+        child.stderr!.destroy();
+        finish(code);
       });
+      child.once("close", (code) => finish(code));
     });
   }
 

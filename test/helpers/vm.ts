@@ -1,8 +1,8 @@
 // Helpers for VM tests: a CONFIG media with an admin key, an ssh client against a VM's
-// forwarded port, and typing on its console.
+// forwarded port, a known_hosts with its host keys, and typing on its console.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync } from "node:fs";
+import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import type { VmHandle } from "../../src/vm/vm.ts";
@@ -27,6 +27,19 @@ export function sshHostKey(port: number): string {
   const key = r.stdout.split("\n").find((l) => l.includes("ssh-ed25519"));
   assert.ok(key, `ssh-keyscan: ${r.stderr}`);
   return key.split(" ").slice(1).join(" ");
+}
+
+/**
+ * Write a known_hosts file with the VM's host keys as ssh-keyscan sees them now (lines
+ * `[127.0.0.1]:PORT TYPE KEY`), for `icos upgrade --known-hosts`: taken before an upgrade, it makes
+ * icos check that the machine keeps its key across it.
+ */
+export function knownHostsOf(port: number, file: string): string {
+  const r = spawnSync("ssh-keyscan", ["-T", "30", "-p", String(port), "127.0.0.1"], { encoding: "utf8" });
+  const lines = r.stdout.split("\n").filter((l) => l.startsWith(`[127.0.0.1]:${port} `));
+  assert.ok(lines.some((l) => l.includes(" ssh-ed25519 ")), `ssh-keyscan: ${r.stderr}`);
+  writeFileSync(file, lines.join("\n") + "\n");
+  return file;
 }
 
 export interface SshResult {

@@ -8,10 +8,10 @@ import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { icosAsync } from "../../helpers/cli.ts";
 import { ensureGuestosBase, icosJson } from "../../helpers/build.ts";
-import { configMediaWithKey, nthLine, ssh, sshArgs, sshHostKey, waitForSsh } from "../../helpers/vm.ts";
+import { configMediaWithKey, knownHostsOf, nthLine, ssh, sshArgs, sshHostKey, waitForSsh } from "../../helpers/vm.ts";
 import { scratch } from "../../helpers/tmp.ts";
 import { ROOT } from "../../../src/paths.ts";
 import { run } from "../../../src/exec.ts";
@@ -50,6 +50,9 @@ async function bootVersion1(t: TestContext, name: string, vmOpts: { workDir?: st
 }
 
 function deviceOf(vm: VmHandle, key: string, media: string): Device {
+  // The VM's host keys, scanned before its first upgrade: every `icos upgrade` of it checks them
+  // (strictly, also after each reboot), so the machine must keep its key through all of them.
+  let knownHosts: string | undefined;
   const sh = (cmd: string) => {
     const r = ssh(vm.sshPort, "admin", key, cmd);
     assert.equal(r.code, 0, `${cmd}: ${r.stderr}`);
@@ -61,7 +64,7 @@ function deviceOf(vm: VmHandle, key: string, media: string): Device {
     media,
     sh,
     status: () => Object.fromEntries(sh(`${MANAGEBOOT} status`).split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)])),
-    upgrade: (image) => icosAsync(["upgrade", "--to", image, "--ssh", `127.0.0.1:${vm.sshPort}`, "-i", key, "--json", "--timeout", "900"]),
+    upgrade: (image) => icosAsync(["upgrade", "--to", image, "--ssh", `127.0.0.1:${vm.sshPort}`, "-i", key, "--known-hosts", (knownHosts ??= knownHostsOf(vm.sshPort, join(dirname(key), `known_hosts-${vm.sshPort}`))), "--json", "--timeout", "900"]),
   };
 }
 
