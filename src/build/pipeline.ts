@@ -1,15 +1,18 @@
 // A build: from a target (guestos/dev) to out/<os>/<variant>/, stage by stage. Each stage is
 // cached in the store by the digest of its inputs; out/ is replaced atomically at the end.
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { run } from "../exec.ts";
 import { toolVersions } from "../host/doctor.ts";
 import { readGpt } from "../image/disk.ts";
+import { fsyncPath, fsyncTree, mkdirDurable } from "../image/fsync.ts";
 import { loadLayout, resolveLayout } from "../model/layout.ts";
 import type { Target } from "../model/target.ts";
 import { OUT_DIR } from "../paths.ts";
 import { openStore } from "./cache.ts";
+import { sha256File } from "./digest.ts";
 import { Progress, type StageReport } from "./progress.ts";
+import { SHA256_CHECKED_MAX } from "./store.ts";
 import { ARTIFACTS, buildArtifacts } from "./stages/artifacts.ts";
 import { buildBootloader } from "./stages/bootloader.ts";
 import { buildDisk } from "./stages/disk.ts";
@@ -67,11 +70,13 @@ export async function build(target: Target, opts: BuildOptions): Promise<BuildRe
     };
     const out = opts.outDir ?? outDirOf(target);
     const text = JSON.stringify(manifest, null, 2) + "\n";
-    if ((await readFile(join(out, "manifest.json"), "utf8").catch(() => "")) === text) {
+    const files = { "disk.img": disk.diskImg, ...Object.fromEntries(ARTIFACTS.map((a) => [a, join(artifacts.dir, a)])) };
+    const stale = await outOfDate(out, files, sums, text);
+    if (stale === undefined) {
       progress.note(`up to date: ${out}`);
     } else {
-      progress.note(`writing ${out}`);
-      await writeOut(out, { "disk.img": disk.diskImg, ...Object.fromEntries(ARTIFACTS.map((a) => [a, join(artifacts.dir, a)])) }, sums, text);
+      progress.note(`writing ${out} (${stale})`);
+      await writeOut(out, files, sums, text);
       progress.note(`done: ${out}`);
     }
     return { outDir: out, manifest, stages: progress.stages };
@@ -80,19 +85,48 @@ export async function build(target: Target, opts: BuildOptions): Promise<BuildRe
   }
 }
 
-/** Fill out/<os>/<variant>/ beside its final place, then swap it in whole. */
-async function writeOut(out: string, files: Record<string, string>, sums: Record<string, string>, manifest: string): Promise<void> {
+function sha256Sums(files: Record<string, string>, sums: Record<string, string>): string {
+  return Object.keys(files).map((f) => `${sums[f]}  ${f}\n`).join("");
+}
+
+/**
+ * Why `out` does not hold what writeOut would write there, or undefined when it does: the same
+ * manifest.json and SHA256SUMS, and every file they list (`files`: name -> its source in the
+ * store) present with its source's size and, for a small file, the sha256 in `sums`. Large files
+ * are not re-hashed: a no-op build stays a stat per file.
+ */
+export async function outOfDate(out: string, files: Record<string, string>, sums: Record<string, string>, manifest: string): Promise<string | undefined> {
+  const manifestNow = await readFile(join(out, "manifest.json"), "utf8").catch(() => undefined);
+  if (manifestNow === undefined) return "no manifest.json";
+  if (manifestNow !== manifest) return "manifest.json is another build's";
+  if ((await readFile(join(out, "SHA256SUMS"), "utf8").catch(() => undefined)) !== sha256Sums(files, sums)) return "SHA256SUMS differs";
+  for (const [name, src] of Object.entries(files)) {
+    const want = (await stat(src)).size;
+    const got = await stat(join(out, name)).catch(() => undefined);
+    if (!got?.isFile()) return `${name} is missing`;
+    if (got.size !== want) return `${name} is ${got.size} bytes, expected ${want}`;
+    if (want <= SHA256_CHECKED_MAX && (await sha256File(join(out, name))) !== sums[name]) return `${name}'s sha256 is not ${sums[name]}`;
+  }
+  return undefined;
+}
+
+/**
+ * Fill out/<os>/<variant>/ beside its final place, fsync it, then swap it in whole (and fsync
+ * the directory holding it, so the swap survives a crash).
+ */
+export async function writeOut(out: string, files: Record<string, string>, sums: Record<string, string>, manifest: string): Promise<void> {
   const tmp = `${out}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
-  await mkdir(tmp, { recursive: true });
+  await mkdirDurable(tmp);
   try {
     for (const [name, src] of Object.entries(files)) await run("cp", ["--sparse=always", src, join(tmp, name)], { context: `copy ${name}` });
-    await writeFile(join(tmp, "SHA256SUMS"), Object.keys(files).map((f) => `${sums[f]}  ${f}\n`).join(""));
+    await writeFile(join(tmp, "SHA256SUMS"), sha256Sums(files, sums));
     await writeFile(join(tmp, "manifest.json"), manifest);
-    await mkdir(dirname(out), { recursive: true });
+    await fsyncTree(tmp);
     const old = `${out}.old-${process.pid}`;
     await rename(out, old).catch(() => undefined);
     await rename(tmp, out);
+    await fsyncPath(dirname(out));
     await rm(old, { recursive: true, force: true });
   } catch (e) {
     await rm(tmp, { recursive: true, force: true });

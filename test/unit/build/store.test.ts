@@ -1,11 +1,12 @@
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Store } from "../../../src/build/store.ts";
-import { openStore } from "../../../src/build/cache.ts";
-import { UserError } from "../../../src/errors.ts";
+import { SHA256_CHECKED_MAX, Store } from "../../../src/build/store.ts";
 import { scratch } from "../../helpers/tmp.ts";
+
+const sha = (s: string) => createHash("sha256").update(s).digest("hex");
 
 test("store: put commits by rename, get finds it with its meta", async (t) => {
   const store = new Store(scratch(t));
@@ -14,7 +15,10 @@ test("store: put commits by rename, get finds it with its meta", async (t) => {
     return { sizeBytes: 5 };
   });
   assert.equal(entry.path, join(store.objects, "disk", "abc"));
-  assert.deepEqual(store.get("disk", "abc")?.meta, { stage: "disk", digest: "abc", sizeBytes: 5 });
+  const meta = { stage: "disk", digest: "abc", sizeBytes: 5, files: { "disk.img": { size: 5, sha256: sha("bytes") } } };
+  assert.deepEqual(entry.meta, meta);
+  assert.deepEqual(store.get("disk", "abc")?.meta, meta);
+  assert.deepEqual(JSON.parse(readFileSync(join(entry.path, "meta.json"), "utf8")), meta);
   assert.deepEqual(readdirSync(store.tmp), []);
 });
 
@@ -49,13 +53,82 @@ test("store: sweep removes what killed builds left in tmp/", (t) => {
   assert.deepEqual(readdirSync(store.tmp), []);
 });
 
-test("cache lock: a second build is refused while the first runs; a dead owner's lock is taken over", (t) => {
-  const dir = scratch(t);
-  const first = openStore(dir);
-  assert.throws(() => openStore(dir), (e: unknown) => e instanceof UserError && /another icos build \(pid \d+\) is using the cache/.test(e.message));
-  first.release();
-  writeFileSync(join(dir, "lock"), "999999999"); // no such process
-  const second = openStore(dir);
-  second.release();
-  assert.ok(!existsSync(join(dir, "lock")));
+/**
+ * A committed bootloader-like entry: a large file (sparse, above SHA256_CHECKED_MAX: size
+ * recorded, not its sha256), a small one, and one in a subdirectory. Notes go to `notes`.
+ */
+async function committed(t: TestContext): Promise<{ store: Store; path: string; notes: string[] }> {
+  const store = new Store(scratch(t));
+  const notes: string[] = [];
+  store.note = (line) => notes.push(line);
+  const entry = await store.put("bootloader", "d1g", async (dir) => {
+    writeFileSync(join(dir, "esp.img"), "");
+    truncateSync(join(dir, "esp.img"), 4 * SHA256_CHECKED_MAX);
+    writeFileSync(join(dir, "grub.img"), "grub bytes");
+    mkdirSync(join(dir, "files", "grub"), { recursive: true });
+    writeFileSync(join(dir, "files", "grub", "grub.cfg"), "set timeout=0\n");
+    return { sha256: { "esp.img": "e", "grub.img": "g" } };
+  });
+  assert.ok(store.get("bootloader", "d1g"));
+  return { store, path: entry.path, notes };
+}
+
+test("store: put records every file of the entry in meta.json: its size, and its sha256 when small", async (t) => {
+  const { store, path, notes } = await committed(t);
+  assert.deepEqual(store.get("bootloader", "d1g")?.meta.files, {
+    "esp.img": { size: 4 * SHA256_CHECKED_MAX },
+    "files/grub/grub.cfg": { size: 14, sha256: sha("set timeout=0\n") },
+    "grub.img": { size: 10, sha256: sha("grub bytes") },
+  });
+  assert.ok(existsSync(path));
+  assert.deepEqual(notes, []);
+});
+
+/** get() of the damaged entry is a miss: it is removed, with a note naming it and what is wrong; put rebuilds it. */
+async function assertMiss(store: Store, path: string, notes: string[], problem: RegExp): Promise<void> {
+  assert.equal(store.get("bootloader", "d1g"), undefined);
+  assert.ok(!existsSync(path), "the damaged entry is removed");
+  assert.equal(notes.length, 1);
+  assert.match(notes[0]!, /^cache: bootloader\/d1g is damaged \(/);
+  assert.match(notes[0]!, problem);
+  await store.put("bootloader", "d1g", async (dir) => (writeFileSync(join(dir, "grub.img"), "grub bytes"), {}));
+  assert.ok(store.get("bootloader", "d1g"));
+}
+
+test("store: a committed entry with a truncated file is a miss, removed and rebuilt", async (t) => {
+  const { store, path, notes } = await committed(t);
+  truncateSync(join(path, "esp.img"), SHA256_CHECKED_MAX);
+  await assertMiss(store, path, notes, /esp\.img is 1048576 bytes, 4194304 when committed/);
+});
+
+test("store: a committed entry with a deleted file is a miss", async (t) => {
+  const { store, path, notes } = await committed(t);
+  rmSync(join(path, "files", "grub", "grub.cfg"));
+  await assertMiss(store, path, notes, /files\/grub\/grub\.cfg is missing/);
+});
+
+test("store: a small file of the same size but other bytes is a miss (its sha256 is checked)", async (t) => {
+  const { store, path, notes } = await committed(t);
+  writeFileSync(join(path, "grub.img"), "grub BYTES");
+  await assertMiss(store, path, notes, /grub\.img's sha256 is not the one committed/);
+});
+
+test("store: an unparsable meta.json is a miss", async (t) => {
+  const { store, path, notes } = await committed(t);
+  writeFileSync(join(path, "meta.json"), '{"stage": "bootloader", "dig');
+  await assertMiss(store, path, notes, /meta\.json does not parse/);
+});
+
+test("store: an entry without the file record (committed by an older icos, unchecked) is a miss", async (t) => {
+  const { store, path, notes } = await committed(t);
+  const meta = JSON.parse(readFileSync(join(path, "meta.json"), "utf8")) as Record<string, unknown>;
+  delete meta.files;
+  writeFileSync(join(path, "meta.json"), JSON.stringify(meta));
+  await assertMiss(store, path, notes, /no record of the entry's files/);
+});
+
+test("store: a stage may not return a meta key \"files\" (the store's own)", async (t) => {
+  const store = new Store(scratch(t));
+  await assert.rejects(store.put("disk", "abc", async () => ({ files: [] })), /meta key "files"/);
+  assert.deepEqual(readdirSync(store.tmp), []);
 });
