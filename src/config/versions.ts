@@ -8,10 +8,10 @@
 //   there was no TEE flag.
 // 1.1.0 (current): network_settings.ipv6_config (Deterministic | Fixed | RouterAdvertisement),
 //   icos_settings.nns_urls (a list), use_ssh_authorized_keys, enable_trusted_execution_environment.
-import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { UserError, ValidationError } from "../errors.ts";
-import { expected, parseYaml, show, strict } from "../model/data-file.ts";
+import { ValidationError } from "../errors.ts";
+import { checkNesting, expected, MAX_DATA_FILE_BYTES, parseYaml, show, strict } from "../model/data-file.ts";
+import { readInputText } from "../user-files.ts";
 import {
   bool,
   checkedString,
@@ -150,17 +150,17 @@ export function sshKeysFlag(data: unknown): { path: string; value: boolean | und
   return { path: `icos_settings.${name}`, value: typeof value === "boolean" ? value : undefined };
 }
 
-/** A config file as plain data: JSON for *.json, YAML otherwise; syntax errors name line and column. */
-export function readConfigFile(file: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    throw new UserError(`cannot read config file ${file}: ${(e as Error).message}`);
-  }
+/**
+ * A config file as plain data: JSON for *.json, YAML otherwise; syntax errors name line and
+ * column. At most MAX_DATA_FILE_BYTES and MAX_DATA_NESTING deep; `label` starts the message when
+ * the file cannot be read (the CLI names its flag: "--config node.json").
+ */
+export function readConfigFile(file: string, label = `cannot read config file ${file}`): unknown {
+  const text = readInputText(file, label, { maxBytes: MAX_DATA_FILE_BYTES, hint: "give a node config file (JSON or YAML), e.g. examples/qemu-node.json" });
   if (!/\.json$/i.test(file)) return parseYaml(text, file);
+  let data: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    data = JSON.parse(text) as unknown;
   } catch (e) {
     const message = (e as Error).message;
     const pos = /at position (\d+)/.exec(message);
@@ -172,6 +172,8 @@ export function readConfigFile(file: string): unknown {
     }
     throw new ValidationError(file, [`${where}: invalid JSON: ${message}`]);
   }
+  checkNesting(data, file);
+  return data;
 }
 
 /** Reads, validates and migrates a config file to the current version; throws a ValidationError listing every problem. */

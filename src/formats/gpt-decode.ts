@@ -3,7 +3,7 @@
 import { crc32 } from "node:zlib";
 import { FormatError } from "./format-error.ts";
 import { ZERO_GUID, guidFromBytes } from "./guid.ts";
-import { E_ATTRIBUTES, E_FIRST_LBA, E_LAST_LBA, E_NAME, E_NAME_BYTES, E_PART_GUID, E_TYPE_GUID, GPT_DEFAULTS, type GptDisk, type GptPartition, HEADER_SIZE, H_ALTERNATE_LBA, H_DISK_GUID, H_ENTRIES_CRC, H_ENTRY_COUNT, H_ENTRY_LBA, H_ENTRY_SIZE, H_FIRST_USABLE_LBA, H_HEADER_CRC, H_HEADER_SIZE, H_LAST_USABLE_LBA, H_MY_LBA, H_REVISION, H_SIGNATURE, MAX_ENTRY_ARRAY_BYTES, MBR_RECORD_OFFSET, MBR_RECORD_SIZE, MBR_SIGNATURE, MBR_SIGNATURE_OFFSET, MIN_ENTRY_SIZE, PMBR_OS_TYPE, REC_OS_TYPE, REVISION, SIGNATURE, hex32, partitionProblems } from "./gpt.ts";
+import { E_ATTRIBUTES, E_FIRST_LBA, E_LAST_LBA, E_NAME, E_NAME_BYTES, E_PART_GUID, E_TYPE_GUID, GPT_DEFAULTS, type GptDisk, type GptPartition, HEADER_SIZE, H_ALTERNATE_LBA, H_DISK_GUID, H_ENTRIES_CRC, H_ENTRY_COUNT, H_ENTRY_LBA, H_ENTRY_SIZE, H_FIRST_USABLE_LBA, H_HEADER_CRC, H_HEADER_SIZE, H_LAST_USABLE_LBA, H_MY_LBA, H_REVISION, H_SIGNATURE, MAX_ENTRY_COUNT, MAX_ENTRY_SIZE, MBR_RECORD_OFFSET, MBR_RECORD_SIZE, MBR_SIGNATURE, MBR_SIGNATURE_OFFSET, MIN_ENTRY_SIZE, PMBR_OS_TYPE, REC_OS_TYPE, REVISION, SIGNATURE, hex32, partitionProblems } from "./gpt.ts";
 
 /** Reads `length` bytes at `offsetBytes` of the disk (fs.readSync on a file, or a Buffer slice). */
 export type ReadAt = (offsetBytes: number, length: number) => Uint8Array;
@@ -91,10 +91,14 @@ function readTable(read: ReadLbas, lba: number, totalLbas: number, sectorSize: n
   if (t.firstUsableLba > t.lastUsableLba || t.lastUsableLba >= totalLbas) {
     throw new FormatError(`gpt: bad usable range ${at} (offsets ${H_FIRST_USABLE_LBA}, ${H_LAST_USABLE_LBA}): ${t.firstUsableLba}..${t.lastUsableLba} on a disk of ${totalLbas} LBAs`);
   }
-  const arrayBytes = t.entryCount * t.entrySize;
-  if (t.entrySize < MIN_ENTRY_SIZE || t.entrySize % 8 !== 0 || arrayBytes > MAX_ENTRY_ARRAY_BYTES) {
-    throw new FormatError(`gpt: bad entry array shape ${at} (offsets ${H_ENTRY_COUNT}, ${H_ENTRY_SIZE}): ${t.entryCount} entries of ${t.entrySize} bytes`);
+  // Both fields are checked before their product sizes a read (see MAX_ENTRY_COUNT).
+  if (t.entryCount > MAX_ENTRY_COUNT) {
+    throw new FormatError(`gpt: too many partition entries ${at} (offset ${H_ENTRY_COUNT}): stored ${t.entryCount}, icos reads at most ${MAX_ENTRY_COUNT}`);
   }
+  if (t.entrySize < MIN_ENTRY_SIZE || t.entrySize > MAX_ENTRY_SIZE || t.entrySize % 8 !== 0) {
+    throw new FormatError(`gpt: bad partition entry size ${at} (offset ${H_ENTRY_SIZE}): stored ${t.entrySize}, expected ${MIN_ENTRY_SIZE}..${MAX_ENTRY_SIZE} and a multiple of 8`);
+  }
+  const arrayBytes = t.entryCount * t.entrySize;
   const arrayLbas = Math.ceil(arrayBytes / sectorSize);
   if (t.entryLba < 1 || t.entryLba + arrayLbas > totalLbas) {
     throw new FormatError(`gpt: entry array ${at} (offset ${H_ENTRY_LBA}) at LBAs ${t.entryLba}..${t.entryLba + arrayLbas - 1} lies outside the disk of ${totalLbas} LBAs`);

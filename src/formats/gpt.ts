@@ -94,7 +94,11 @@ export const E_NAME_BYTES = 72; // 36 UTF-16LE code units
 export const GPT_NAME_MAX_UNITS = 36;
 export const MIN_ENTRY_SIZE = 128; // 5.3.2: 128 * 2^n
 const MIN_ENTRY_ARRAY_BYTES = 16384; // 5.3.1: at least this much is reserved for each array
-export const MAX_ENTRY_ARRAY_BYTES = 16 << 20; // ours: refuse absurd counts from a corrupt header
+// Ours, not the spec's (whose fields are 32 bits): every tool writes 128 entries of 128 bytes, so a
+// header asking for more than 1024 entries or entries over 4 KiB is refused before the array is
+// read. At most 1024 x 4096 bytes = 4 MiB of entries is ever read, and 1024 partitions decoded.
+export const MAX_ENTRY_COUNT = 1024;
+export const MAX_ENTRY_SIZE = 4096;
 
 export const hex32 = (n: number): string => `0x${n.toString(16).padStart(8, "0")}`;
 
@@ -116,9 +120,11 @@ export function gptGeometry(disk: Pick<GptDisk, "sectorSize" | "sizeBytes" | "en
     throw new FormatError(`gpt: disk size must be a positive multiple of the ${sectorSize}-byte sector, got ${sizeBytes}`);
   }
   const powerOfTwo = (n: number) => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
-  if (!powerOfTwo(entrySize) || entrySize < MIN_ENTRY_SIZE) throw new FormatError(`gpt: entry size must be 128 * 2^n, got ${entrySize}`);
-  if (!Number.isInteger(entryCount) || entryCount * entrySize < MIN_ENTRY_ARRAY_BYTES) {
-    throw new FormatError(`gpt: entry array must hold at least ${MIN_ENTRY_ARRAY_BYTES} bytes, got ${entryCount} x ${entrySize}`);
+  if (!powerOfTwo(entrySize) || entrySize < MIN_ENTRY_SIZE || entrySize > MAX_ENTRY_SIZE) {
+    throw new FormatError(`gpt: entry size must be 128 * 2^n, at most ${MAX_ENTRY_SIZE}, got ${entrySize}`);
+  }
+  if (!Number.isInteger(entryCount) || entryCount * entrySize < MIN_ENTRY_ARRAY_BYTES || entryCount > MAX_ENTRY_COUNT) {
+    throw new FormatError(`gpt: entry array must hold at least ${MIN_ENTRY_ARRAY_BYTES} bytes in at most ${MAX_ENTRY_COUNT} entries, got ${entryCount} x ${entrySize}`);
   }
   const totalLbas = sizeBytes / sectorSize;
   const entryArrayLbas = Math.ceil((entryCount * entrySize) / sectorSize);

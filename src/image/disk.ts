@@ -1,12 +1,13 @@
 // Whole-disk images: a sparse file holding a GPT (from src/formats/gpt.ts) and each partition's
 // image copied in at its offset. Written to a temporary name and renamed, so a reader never sees
 // a half-written disk; zero runs are skipped so they stay holes.
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { open, stat, type FileHandle } from "node:fs/promises";
 import { UserError } from "../errors.ts";
 import { FormatError } from "../formats/format-error.ts";
 import { decodeGpt, type DecodeGptOptions, type DecodedGpt } from "../formats/gpt-decode.ts";
 import { encodeGpt, type GptDisk, type GptPartition } from "../formats/gpt.ts";
+import { fileKind, inputFile } from "../user-files.ts";
 import { writeAtomically } from "./files.ts";
 
 export interface PartitionSource {
@@ -124,11 +125,14 @@ export async function createDiskImage(path: string, disk: GptDisk, partitions: r
 
 /**
  * Read the GPT of a disk image file (a regular file: block devices report size 0 to fstat).
- * Errors are FormatErrors prefixed with the path; see DecodeGptOptions for `strict`.
+ * Errors are FormatErrors prefixed with the path; see DecodeGptOptions for `strict`. Anything but
+ * a readable regular file is a UserError; the decoder bounds what it reads by the header's fields.
  */
 export function readGpt(path: string, opts: DecodeGptOptions = {}): DecodedGpt {
-  const fd = openSync(path, "r");
+  inputFile(path);
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
+    if (!fstatSync(fd).isFile()) throw new UserError(`${path}: is ${fileKind(fstatSync(fd))}, not a regular file`);
     const readAt = (offset: number, length: number): Buffer => {
       const buf = Buffer.alloc(length);
       let got = 0;

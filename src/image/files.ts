@@ -1,8 +1,9 @@
 // File helpers every image builder shares: a sorted tree listing, and atomic writes.
 import { randomBytes } from "node:crypto";
 import type { Stats } from "node:fs";
-import { lstat, readdir, rename, rm } from "node:fs/promises";
+import { lstat, readdir, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { outputTarget } from "../user-files.ts";
 
 export interface TreeEntry {
   /** Relative to the root, '/'-separated, no leading "./". */
@@ -32,8 +33,15 @@ export async function listTree(root: string): Promise<TreeEntry[]> {
   return keyed.sort((a, b) => Buffer.compare(a.key, b.key)).map((k) => k.e);
 }
 
-/** Write `out` through a temp file beside it, renamed only on success; the temp is removed on failure. */
+/**
+ * Write `out` through a temp file beside it, renamed only on success; the temp is removed on
+ * failure. An existing device node, FIFO or socket at `out` is refused before anything is written
+ * (a UserError): the rename would silently replace the node itself. (A directory there makes the
+ * rename fail; commands that take a path check for one first, see outputFile in src/user-files.ts.)
+ */
 export async function writeAtomically<T>(out: string, write: (tmp: string) => Promise<T>): Promise<T> {
+  const existing = await stat(out).catch(() => undefined);
+  if (existing && !existing.isFile() && !existing.isDirectory()) outputTarget(out);
   const tmp = join(dirname(out), `.${basename(out)}.tmp-${randomBytes(4).toString("hex")}`);
   try {
     const result = await write(tmp);

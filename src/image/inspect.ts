@@ -2,8 +2,9 @@
 // filesystem blkid finds there. blkid probes a byte range of the file (-O/-S), so no loop
 // devices or root are needed.
 import { humanSize } from "../model/size.ts";
-import { ToolFailedError } from "../errors.ts";
+import { ToolFailedError, UserError } from "../errors.ts";
 import { run, shellQuote } from "../exec.ts";
+import { FormatError } from "../formats/format-error.ts";
 import { partitionTypeName } from "../formats/gpt.ts";
 import { readGpt } from "./disk.ts";
 
@@ -75,10 +76,44 @@ export async function probeFilesystem(path: string, offsetBytes: number, sizeByt
   return { fs, ambivalent: false };
 }
 
+/**
+ * What blkid finds on the whole file when it holds no GPT we can read: "a vfat filesystem (label
+ * CONFIG), not a partitioned disk", "an MBR (dos) partition table, not GPT"; undefined when it
+ * finds a GPT (ours found it corrupt: our message says why), several signatures or nothing.
+ */
+export async function describeNonGpt(path: string): Promise<string | undefined> {
+  const r = await run("blkid", ["-p", "-o", "export", path], { allowFailure: true, context: `probe ${path}` });
+  if (r.code !== 0) return undefined;
+  const f = parseExport(r.stdout);
+  const [pttype, type, label] = [f.get("PTTYPE"), f.get("TYPE"), f.get("LABEL")];
+  if (pttype === "gpt" || pttype === "PMBR") return undefined;
+  if (pttype !== undefined) return `${pttype === "dos" ? "an MBR (dos)" : `a ${pttype}`} partition table, not GPT`;
+  if (type === undefined) return undefined;
+  const usage = f.get("USAGE");
+  const what = usage === "crypto" ? "encrypted volume" : usage === "raid" ? "RAID or LVM member" : usage === "filesystem" || usage === undefined ? "filesystem" : `${usage} signature`;
+  return `a ${type} ${what}${label ? ` (label ${label})` : ""}, not a partitioned disk`;
+}
+
+/** `icos inspect` probes at most this many partitions with blkid (one process each); the rest are listed unprobed. */
+export const MAX_PROBED_PARTITIONS = 128;
+
 export async function inspectDisk(path: string, opts: { strict?: boolean } = {}): Promise<InspectResult> {
-  const { disk, warnings } = readGpt(path, opts);
+  let decoded: ReturnType<typeof readGpt>;
+  try {
+    decoded = readGpt(path, opts);
+  } catch (e) {
+    if (!(e instanceof FormatError)) throw e;
+    const what = await describeNonGpt(path);
+    if (what) throw new UserError(`${path}: ${what}`, "icos inspect lists the partitions of GPT disk images such as out/guestos/dev/disk.img");
+    throw e;
+  }
+  const { disk, warnings } = decoded;
   const partitions: InspectedPartition[] = [];
-  for (const p of [...disk.partitions].sort((a, b) => a.index - b.index)) {
+  const sorted = [...disk.partitions].sort((a, b) => a.index - b.index);
+  if (sorted.length > MAX_PROBED_PARTITIONS) {
+    warnings.push(`${sorted.length} partitions: only the first ${MAX_PROBED_PARTITIONS} were probed for a filesystem`);
+  }
+  for (const [i, p] of sorted.entries()) {
     const sizeLba = p.lastLba - p.firstLba + 1;
     const part: InspectedPartition = {
       index: p.index,
@@ -92,9 +127,11 @@ export async function inspectDisk(path: string, opts: { strict?: boolean } = {})
       sizeBytes: sizeLba * disk.sectorSize,
       attributes: `0x${p.attributes.toString(16).padStart(16, "0")}`,
     };
-    const probe = await probeFilesystem(path, part.startBytes, part.sizeBytes);
-    if (probe.fs) part.fs = probe.fs;
-    if (probe.ambivalent) warnings.push(`partition ${p.index}: blkid found more than one signature; filesystem unknown`);
+    if (i < MAX_PROBED_PARTITIONS) {
+      const probe = await probeFilesystem(path, part.startBytes, part.sizeBytes);
+      if (probe.fs) part.fs = probe.fs;
+      if (probe.ambivalent) warnings.push(`partition ${p.index}: blkid found more than one signature; filesystem unknown`);
+    }
     partitions.push(part);
   }
   return { path, diskGuid: disk.diskGuid, sizeBytes: disk.sizeBytes, sectorSize: disk.sectorSize, partitions, warnings };

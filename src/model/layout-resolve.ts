@@ -60,7 +60,8 @@ export interface ResolvedLayout {
  * contents; everything else that no longer fits is left for validation to report.
  */
 export function scaleLayout(layout: Layout, scale: number): Layout {
-  if (!(scale > 0 && Number.isFinite(scale))) throw new UserError(`scale must be a positive number, got ${scale}`);
+  // Only down: a factor above 1 could take sizes past MAX_BYTES.
+  if (!(scale > 0 && scale <= 1)) throw new UserError(`scale must be a number in (0, 1], such as 1/64; got ${scale}`);
   const shrink = (bytes: number, unit: number, min = 0) => Math.max(roundUp(Math.ceil(bytes * scale), unit), min, unit);
   const a = layout.alignment;
   const partitions = layout.partitions.map((p): LayoutPartition => {

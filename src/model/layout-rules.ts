@@ -1,7 +1,7 @@
 // Cross-field rules for a layout that passed the schema: each a small function returning problems
 // as `path: message`, naming the partition, so one run reports every problem in the file.
 import type { Layout, LayoutPartition } from "./layout.ts";
-import { formatSize as fmt, MiB, roundUp } from "./size.ts";
+import { formatSize as fmt, humanSize, MAX_BYTES, MiB, roundUp } from "./size.ts";
 
 /** Protective MBR, GPT header, 32 sectors of entries (128 entries x 128 bytes); UEFI 2.10 5.3. */
 export const GPT_PRIMARY_SECTORS = 34;
@@ -54,6 +54,26 @@ function units(l: Layout): string[] {
   if (l.alignment % l.sectorSize !== 0) out.push(`alignment: ${fmt(l.alignment)} is not a multiple of the sector size ${l.sectorSize}`);
   if (l.diskSize !== undefined && l.diskSize % l.sectorSize !== 0)
     out.push(`diskSize: ${fmt(l.diskSize)} is not a multiple of the sector size ${l.sectorSize}`);
+  return out;
+}
+
+// Sizes are exact only up to MAX_BYTES; where partitions end and how large the disk is are sums
+// that can pass it, after which every rule below computes with rounded numbers (and formatSize
+// refuses them). So these are checked after units() and alone.
+function bounds(l: Layout): string[] {
+  const out: string[] = [];
+  const beyond = `beyond the largest disk icos can lay out (${MAX_BYTES} bytes, about 8P)`;
+  const { partitions: placed, diskBytes } = place(l);
+  l.partitions.forEach((p, i) => {
+    const a = placed[i];
+    if (a && a.startBytes + a.sizeBytes > MAX_BYTES) {
+      const field = p.start !== undefined && (p.size === "rest" || p.start >= p.size) ? "start" : "size";
+      out.push(`${where(i, p)}.${field}: the partition would end at about ${humanSize(a.startBytes + a.sizeBytes)}, ${beyond}`);
+    }
+    const volumes = p.lvm?.volumes.reduce((sum, v) => sum + v.size, 0) ?? 0;
+    if (volumes > MAX_BYTES) out.push(`${where(i, p)}.lvm.volumes: together about ${humanSize(volumes)}, ${beyond}`);
+  });
+  if (out.length === 0 && diskBytes > MAX_BYTES) out.push(`partitions: with the backup GPT the disk would be about ${humanSize(diskBytes)}, ${beyond}`);
   return out;
 }
 
@@ -211,6 +231,9 @@ const RULES = [uniqueNames, labels, alignment, rest, lvmBlocks, lvmVolumes, abSe
 
 /** Every cross-field problem of a schema-valid layout; empty when it is fine. */
 export function layoutProblems(layout: Layout): string[] {
-  const basic = units(layout);
-  return basic.length > 0 ? basic : RULES.flatMap((rule) => rule(layout));
+  for (const first of [units, bounds]) {
+    const problems = first(layout);
+    if (problems.length > 0) return problems;
+  }
+  return RULES.flatMap((rule) => rule(layout));
 }

@@ -6,6 +6,8 @@ export const KiB = 1024;
 export const MiB = 1024 * KiB;
 export const GiB = 1024 * MiB;
 export const TiB = 1024 * GiB;
+/** The largest byte count (a size, or an offset on a disk) icos computes with exactly: 2^53 - 1, about 8 PiB. */
+export const MAX_BYTES = Number.MAX_SAFE_INTEGER;
 
 const UNITS: Readonly<Record<string, bigint>> = { "": 1n, K: 1024n, M: 1024n ** 2n, G: 1024n ** 3n, T: 1024n ** 4n };
 // Largest first, so formatSize picks the shortest exact spelling.
@@ -33,7 +35,7 @@ export function checkSize(value: unknown): SizeResult {
   const scaled = BigInt(whole + fraction) * unit;
   if (scaled % scale !== 0n) return bad("not a whole number of bytes");
   const bytes = scaled / scale;
-  if (bytes > BigInt(Number.MAX_SAFE_INTEGER)) return bad("too large");
+  if (bytes > BigInt(MAX_BYTES)) return bad(`too large: at most ${MAX_BYTES} bytes, about 8P`);
   return { ok: true, bytes: Number(bytes) };
 }
 

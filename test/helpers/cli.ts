@@ -13,13 +13,16 @@ export interface IcosOptions {
   env?: Record<string, string>;
   /** Run with an empty /usr/sbin (a private mount namespace) to see how missing tools are reported. */
   hideSbin?: boolean;
+  /** Run as user nobody when we are root (root reads any file), to see how an unreadable file is reported. */
+  asNobody?: boolean;
 }
 
 /** The command line that runs icos from source. */
 const icosArgv = (args: string[]): string[] => [process.execPath, "--import", "tsx", join(ROOT, "src/cli/main.ts"), ...args];
 
 export function icos(args: string[], opts: IcosOptions = {}): CliResult {
-  const argv = icosArgv(args);
+  const nobody = opts.asNobody && process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : [];
+  const argv = [...nobody, ...icosArgv(args)];
   const [cmd, ...rest] = opts.hideSbin
     ? ["unshare", "--mount", "--propagation", "private", "sh", "-c", 'mount -t tmpfs tmpfs /usr/sbin && exec "$@"', "sh", ...argv]
     : argv;

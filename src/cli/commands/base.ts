@@ -7,6 +7,7 @@ import { updateBases } from "../../build/stages/base.ts";
 import { loadOs } from "../../model/os.ts";
 import { IC_OS_DIR, OS_NAMES } from "../../paths.ts";
 import { UserError } from "../../errors.ts";
+import { inputFile, outputDirectory } from "../../user-files.ts";
 import { printJson } from "../output.ts";
 
 function os(name: string) {
@@ -42,6 +43,7 @@ export function register(program: Command): void {
     .requiredOption("--out <dir>", "directory for <os>-base-<flavour>.oci.tar files")
     .addHelpText("after", "\nExample:\n  $ icos base export guestos --out /tmp/bases")
     .action(async (name: string, opts: { out: string }) => {
+      outputDirectory(opts.out, `--out ${opts.out}`, "--out names a directory for the .oci.tar files (created if missing)");
       for (const file of await exportBases(os(name), opts.out)) console.log(file);
     });
 
@@ -51,6 +53,7 @@ export function register(program: Command): void {
     .argument("<file>", "an <os>-base-<flavour>.oci.tar file")
     .addHelpText("after", "\nExample:\n  $ icos base import /tmp/bases/guestos-base-dev.oci.tar")
     .action(async (file: string) => {
+      inputFile(file, file, { hint: "give an <os>-base-<flavour>.oci.tar file from `icos base export`" });
       console.log(await importBase(file));
     });
 }

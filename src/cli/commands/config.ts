@@ -5,6 +5,7 @@ import { CONFIG_MEDIA, writeConfigMedia } from "../../config/media.ts";
 import { CONFIG_VERSION, configJsonSchema } from "../../config/schema.ts";
 import { readConfigFile } from "../../config/versions.ts";
 import { writeAtomically } from "../../image/files.ts";
+import { outputFile, outputTarget } from "../../user-files.ts";
 
 export function register(program: Command): void {
   const config = program.command("config").description("node configuration: write the GuestOS CONFIG media, print the JSON Schema (docs/config.md)");
@@ -20,7 +21,8 @@ export function register(program: Command): void {
       "\nExample:\n  $ icos config guestos --config node.json --ssh-keys keys/ --out config.img\n  $ icos run guestos/dev --config-media config.img",
     )
     .action(async (opts: { config: string; sshKeys?: string; out: string }) => {
-      const r = await writeConfigMedia({ config: readConfigFile(opts.config), configFile: opts.config, sshKeysDir: opts.sshKeys, out: opts.out });
+      outputTarget(opts.out, `--out ${opts.out}`); // writeConfigMedia lists a missing directory with the config's problems
+      const r = await writeConfigMedia({ config: readConfigFile(opts.config, `--config ${opts.config}`), configFile: opts.config, sshKeysDir: opts.sshKeys, out: opts.out });
       const migrated = r.fromVersion === CONFIG_VERSION ? "" : `, migrated to ${CONFIG_VERSION}`;
       console.log(`wrote ${opts.out} (vfat ${CONFIG_MEDIA.label}, ${CONFIG_MEDIA.sizeBytes / 2 ** 20} MiB): ${r.files.join(", ")}`);
       console.log(`config: ${opts.config} (version ${r.fromVersion}${migrated})`);
@@ -35,6 +37,7 @@ export function register(program: Command): void {
     .action(async (opts: { out?: string }) => {
       const text = JSON.stringify(configJsonSchema(), null, 2) + "\n";
       if (opts.out === undefined) return void process.stdout.write(text);
+      outputFile(opts.out, `--out ${opts.out}`);
       await writeAtomically(opts.out, (tmp) => writeFile(tmp, text));
       console.log(`wrote ${opts.out}`);
     });

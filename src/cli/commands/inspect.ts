@@ -1,7 +1,6 @@
 import type { Command } from "commander";
-import { existsSync } from "node:fs";
-import { UserError } from "../../errors.ts";
 import { formatInspectTable, inspectDisk } from "../../image/inspect.ts";
+import { inputFile } from "../../user-files.ts";
 import { printJson } from "../output.ts";
 
 export function register(program: Command): void {
@@ -12,7 +11,8 @@ export function register(program: Command): void {
     .option("--json", "print the result as JSON")
     .addHelpText("after", "\nExample:\n  $ icos inspect out/guestos/dev/disk.img\n  $ icos inspect disk.img --json")
     .action(async (disk: string, opts: { json?: boolean }) => {
-      if (!existsSync(disk)) throw new UserError(`${disk}: no such file`);
+      // A regular file: a FIFO would hang the read, and a block device reports size 0 (lsblk and sgdisk read those).
+      inputFile(disk, disk, { hint: "give a disk image file such as out/guestos/dev/disk.img (for a block device: sgdisk -p DEV, lsblk -f DEV)" });
       const result = await inspectDisk(disk);
       if (opts.json) printJson(result);
       else console.log(formatInspectTable(result));

@@ -1,9 +1,10 @@
 import type { Command } from "commander";
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { UserError } from "../../errors.ts";
 import { OS_NAMES, ROOT } from "../../paths.ts";
+import { inputFile } from "../../user-files.ts";
 import { chooseAccel, describeAccel } from "../../vm/accel.ts";
 import { OVMF_PATH } from "../../vm/qemu-args.ts";
 import { MILESTONES, VmError, startVm, type VmHandle } from "../../vm/vm.ts";
@@ -22,16 +23,26 @@ interface RunOptions {
 
 const HEARTBEAT_MS = 30_000;
 
-/** `guestos/dev` -> <repo>/out/guestos/dev/disk.img; an existing file is used as it is. */
+const DISK_HINT = `give a disk image file or a target such as guestos/dev (OS one of ${OS_NAMES.join(", ")})`;
+
+/**
+ * `guestos/dev` -> <repo>/out/guestos/dev/disk.img; an existing path is used as it is, and must be
+ * a readable regular file (a directory named like a target, e.g. out/guestos/dev, means the target).
+ */
 export function resolveDisk(arg: string): string {
-  if (existsSync(arg)) return arg;
   const target = /^([a-z-]+)\/([\w.-]+)$/.exec(arg);
-  if (target && (OS_NAMES as readonly string[]).includes(target[1]!)) {
-    const disk = join(ROOT, "out", arg, "disk.img");
-    if (existsSync(disk)) return disk;
-    throw new UserError(`no image at ${relative(ROOT, disk)}; run \`icos build ${arg}\` first`);
+  const isTarget = !!target && (OS_NAMES as readonly string[]).includes(target[1]!);
+  if (existsSync(arg) && !(isTarget && statSync(arg).isDirectory())) {
+    inputFile(arg, arg, { hint: DISK_HINT });
+    return arg;
   }
-  throw new UserError(`${arg}: no such disk image`, `give a disk image file or a target such as guestos/dev (OS one of ${OS_NAMES.join(", ")})`);
+  if (isTarget) {
+    const disk = join(ROOT, "out", arg, "disk.img");
+    if (!existsSync(disk)) throw new UserError(`no image at ${relative(ROOT, disk)}; run \`icos build ${arg}\` first`);
+    inputFile(disk, relative(ROOT, disk), { hint: `run \`icos build ${arg}\`` });
+    return disk;
+  }
+  throw new UserError(`${arg}: no such disk image`, DISK_HINT);
 }
 
 function integer(flag: string, value: string, min: number, max: number): number {
@@ -84,7 +95,7 @@ export function register(program: Command): void {
       const sshPort = opts.sshPort === undefined ? undefined : integer("--ssh-port", opts.sshPort, 1, 65_535);
       if (opts.json && !opts.waitReady) throw new UserError("--json needs --wait-ready", "without it the VM runs in the foreground and prints its console");
       const disk = resolveDisk(arg);
-      if (opts.configMedia !== undefined && !existsSync(opts.configMedia)) throw new UserError(`--config-media ${opts.configMedia}: no such file`);
+      if (opts.configMedia !== undefined) inputFile(opts.configMedia, `--config-media ${opts.configMedia}`, { hint: "give a CONFIG media image from `icos config guestos --out FILE`" });
 
       // Ctrl-C (or a kill) stops QEMU before we exit: no VM outlives us unless --keep asked for it.
       let vm: VmHandle | undefined;

@@ -33,7 +33,7 @@ describe("parseSize", () => {
     ["0.3K", `expected a size like "512M", got "0.3K" (not a whole number of bytes)`],
     ["100MB", `expected a size like "512M", got "100MB" (unknown suffix "MB"; use K, M, G or T (powers of 1024), or none for bytes)`],
     ["100m", `expected a size like "512M", got "100m" (unknown suffix "m"; use K, M, G or T (powers of 1024), or none for bytes)`],
-    ["9999999T", `expected a size like "512M", got "9999999T" (too large)`],
+    ["9999999T", `expected a size like "512M", got "9999999T" (too large: at most 9007199254740991 bytes, about 8P)`],
   ];
   for (const [value, message] of invalid) {
     it(`rejects ${JSON.stringify(value)}`, () => {
