@@ -18,6 +18,7 @@ import { buildBootloader } from "./stages/bootloader.ts";
 import { buildDisk } from "./stages/disk.ts";
 import { buildImage } from "./stages/image.ts";
 import { buildRootfs } from "./stages/rootfs.ts";
+import type { PublicKey, SigningKey } from "../image/update-signature.ts";
 
 export interface BuildOptions {
   /** Scale the layout's sizes down (tests use 1/64); 1 = the real IC-OS sizes. */
@@ -28,6 +29,10 @@ export interface BuildOptions {
   outDir?: string;
   /** Another stage store than the default (icos verify builds with empty ones). */
   cacheDir?: string;
+  /** Signs the update images; its public key is trusted by the image. */
+  signingKey?: SigningKey;
+  /** More public keys the image trusts for its upgrades (e.g. the next signing key). */
+  trustedKeys?: PublicKey[];
 }
 
 export interface BuildResult {
@@ -47,16 +52,23 @@ export async function build(target: Target, opts: BuildOptions): Promise<BuildRe
   const { store, release } = openStore(opts.cacheDir);
   try {
     const image = await buildImage(store, target, progress);
-    const rootfs = await buildRootfs(store, target, layout, image.imageId, opts.version, progress);
+    const trust = {
+      keys: [...(opts.signingKey ? [opts.signingKey] : []), ...(opts.trustedKeys ?? [])],
+      unsigned: target.os.variants[target.variant]!.unsignedUpgrades,
+    };
+    const rootfs = await buildRootfs(store, target, layout, image.imageId, { version: opts.version, trust }, progress);
     const boot = await buildBootloader(store, target.os, layout, progress);
     const disk = await buildDisk(store, `${target.id} disk (${opts.fillB ? "A+B" : "A"})`, layout, boot, rootfs, { fillB: opts.fillB }, progress);
-    const artifacts = await buildArtifacts(store, `${target.id} archives`, disk, rootfs, { version: opts.version, sourceDateEpoch: target.os.sourceDateEpoch }, progress);
+    const artifacts = await buildArtifacts(store, `${target.id} archives`, disk, rootfs, { version: opts.version, sourceDateEpoch: target.os.sourceDateEpoch, signing: opts.signingKey }, progress);
 
     // Hashes come from the stages that made the files (kept in the cache), not from re-reading them.
     const sums: Record<string, string> = { "disk.img": disk.diskSha256, ...artifacts.sha256 };
     const manifest = {
       target: target.id,
       version: opts.version,
+      signedBy: opts.signingKey?.fingerprint ?? null,
+      trustedKeys: trust.keys.map((k) => k.fingerprint),
+      unsignedUpgrades: trust.unsigned,
       scale: opts.scale,
       fillB: opts.fillB,
       inputs: { baseImage: image.baseImage, image: image.imageId, context: image.contextDigest },

@@ -7,8 +7,8 @@
 // The device side does the same in shell (ic-os/components/network-config/opt/ic/bin/icos-derive.sh);
 // test/fixtures/config/derive-vectors.json holds vectors both implementations are checked against.
 import { createHash } from "node:crypto";
-import { isIPv6 } from "node:net";
 import { UserError } from "../errors.ts";
+import { IPV6 } from "./patterns.ts";
 import type { NodeConfig } from "./schema.ts";
 
 /** The type byte of each IC-OS node kind, in the second octet of its derived MAC. */
@@ -56,7 +56,7 @@ export function deriveMac(o: DeriveMacOptions): string {
 
 /** An IPv6 address as 16 bytes (IPv4-embedded forms included); undefined if not an address. */
 export function parseIpv6(text: string): Uint8Array | undefined {
-  if (text.includes("%") || !isIPv6(text)) return undefined;
+  if (!IPV6.test(text)) return undefined;
   const groups = (part: string): number[] => {
     if (part === "") return [];
     const out: number[] = [];

@@ -2,10 +2,10 @@
 // with a description on every field, from which docs/config-schema.json is generated. Keys are
 // snake_case and the sections are IC-OS's (rs/ic_os/config_types). Older versions are migrated to
 // this one by versions.ts before this schema sees them.
-import { isIPv4, isIPv6 } from "node:net";
 import { z } from "zod";
 import { expected, oneOf, show, strict, zodProblems } from "../model/data-file.ts";
-import { normaliseMac, normalisePrefix, parsePrefix64 } from "./derive.ts";
+import { normaliseMac, normalisePrefix } from "./derive.ts";
+import { DOMAIN_NAME, HOSTNAME, IPV4, IPV6, IPV6_CIDR, MAC, NODE_REWARD_TYPE, PREFIX64, PRINTABLE, urlPattern } from "./patterns.ts";
 
 export const CONFIG_VERSION = "1.1.0";
 export const DEPLOYMENT_ENVIRONMENTS = ["mainnet", "testnet"] as const;
@@ -13,8 +13,18 @@ export const VM_CPUS = ["kvm", "qemu"] as const;
 export const IPV6_CONFIG_KINDS = ["Deterministic", "Fixed", "RouterAdvertisement"] as const;
 
 // ---- leaf types, each rejecting with `expected <what>, got <value>` ----
+// Text rules are regular expressions (patterns.ts), so the generated JSON Schema carries them as
+// `pattern` to the device validator: one rule set, two consumers.
 
-/** A string that must pass `ok`; the message names what was wanted and quotes what came. */
+/** A string matching `re`; the message names what was wanted and quotes what came (plus `hint`). */
+export function patternString(what: string, re: RegExp, hint: (s: string) => string = () => "") {
+  return z
+    .string({ error: expected(what) })
+    .regex(re, { error: (iss) => `expected ${what}, got ${show(iss.input)}${hint(String(iss.input))}` })
+    .meta({ "x-expected": what }); // the device validator's message
+}
+
+/** A string that must pass `ok` (a rule the JSON Schema cannot carry: only for old config versions, which the device never sees). */
 export function checkedString(what: string, ok: (s: string) => boolean) {
   return z.string({ error: expected(what) }).refine(ok, { error: (iss) => `expected ${what}, got ${show(iss.input)}` });
 }
@@ -26,54 +36,23 @@ export function intIn(min: number, max: number, what = `an integer ${min}-${max}
 
 export const bool = () => z.boolean({ error: expected("true or false") });
 
-const MAC = /^[0-9A-Fa-f]{2}([:-]?)[0-9A-Fa-f]{2}(?:\1[0-9A-Fa-f]{2}){4}$/;
-export const macAddress = z
-  .string({ error: expected(`a MAC address like "70:b5:e8:e8:25:de"`) })
-  .regex(MAC, { error: (iss) => `expected a MAC address like "70:b5:e8:e8:25:de", got ${show(iss.input)}` })
-  .transform((s) => normaliseMac(s) ?? s);
+export const macAddress = patternString(`a MAC address like "70:b5:e8:e8:25:de"`, MAC).transform((s) => normaliseMac(s) ?? s);
 
-const noZone = (s: string) => !s.includes("%");
 export const ipv6Address = (role = "an IPv6 address") =>
-  z.string({ error: expected(role) }).refine((s) => isIPv6(s) && noZone(s), {
-    error: (iss) => `expected ${role}, got ${show(iss.input)}` + (isIPv4(String(iss.input)) ? " (an IPv4 address; this must be IPv6)" : ""),
-  });
+  patternString(role, IPV6, (s) => (IPV4.test(s) ? " (an IPv4 address; this must be IPv6)" : ""));
 export const ipv4Address = (role = "an IPv4 address") =>
-  z.string({ error: expected(role) }).refine(isIPv4, {
-    error: (iss) => `expected ${role}, got ${show(iss.input)}` + (isIPv6(String(iss.input)) ? " (an IPv6 address; this must be IPv4)" : ""),
-  });
+  patternString(role, IPV4, (s) => (IPV6.test(s) ? " (an IPv6 address; this must be IPv4)" : ""));
 
-const PREFIX_WHAT = `a /64 prefix like "2a00:fb01:400:200" or "2a00:fb01:400:200::"`;
-export const ipv6Prefix = checkedString(PREFIX_WHAT, (s) => parsePrefix64(s) !== undefined).transform((s) => normalisePrefix(s) ?? s);
+export const ipv6Prefix = patternString(`a /64 prefix like "2a00:fb01:400:200" or "2a00:fb01:400:200::"`, PREFIX64).transform((s) => normalisePrefix(s) ?? s);
 
-function isCidr6(s: string): boolean {
-  const m = /^([^/]+)\/(\d{1,3})$/.exec(s);
-  return m !== null && isIPv6(m[1]!) && noZone(m[1]!) && Number(m[2]) <= 128;
-}
+export const HTTP_URL = urlPattern(["http", "https"]);
+export const isHttpUrl = (s: string): boolean => HTTP_URL.test(s);
+export const httpUrl = patternString(`an http(s) URL like "https://icp-api.io"`, HTTP_URL);
 
-function urlWith(protocols: readonly string[]) {
-  return (s: string): boolean => {
-    try {
-      const u = new URL(s);
-      return protocols.includes(u.protocol) && u.hostname !== "";
-    } catch {
-      return false;
-    }
-  };
-}
-export const isHttpUrl = urlWith(["http:", "https:"]);
-export const httpUrl = checkedString(`an http(s) URL like "https://icp-api.io"`, isHttpUrl);
-
-const LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
-export const hostname = z
-  .string({ error: expected("a hostname (RFC 1123 label)") })
-  .regex(new RegExp(`^${LABEL}$`), {
-    error: (iss) => `expected a hostname (RFC 1123 label: letters, digits and "-", at most 63, not starting or ending with "-"), got ${show(iss.input)}`,
-  });
-const domainName = z
-  .string({ error: expected("a domain name") })
-  .regex(new RegExp(`^${LABEL}(?:\\.${LABEL})*$`), { error: (iss) => `expected a domain name like "ic.example.org", got ${show(iss.input)}` })
-  .refine((s) => s.length <= 253, "a domain name has at most 253 characters");
-const nonEmpty = (what: string) => z.string({ error: expected(what) }).min(1, "must not be empty");
+export const hostname = patternString(`a hostname (RFC 1123 label: letters, digits and "-", at most 63, not starting or ending with "-")`, HOSTNAME);
+const domainName = patternString(`a domain name like "ic.example.org"`, DOMAIN_NAME).max(253, "a domain name has at most 253 characters");
+const nonEmpty = (what: string) =>
+  z.string({ error: expected(what) }).min(1, "must not be empty").regex(PRINTABLE, { error: (iss) => `expected ${what} without control characters, got ${show(iss.input)}` });
 
 // ---- sections ----
 
@@ -87,7 +66,7 @@ export const deterministicIpv6Schema = strict(
 );
 export const fixedIpv6Schema = strict(
   {
-    address: checkedString(`an IPv6 address with its length like "2a00:fb01:400:200::10/64"`, isCidr6).describe(
+    address: patternString(`an IPv6 address with its length like "2a00:fb01:400:200::10/64"`, IPV6_CIDR).describe(
       `the node's IPv6 address with prefix length, e.g. "2a00:fb01:400:200::10/64"`,
     ),
     gateway: ipv6Address("an IPv6 address (the gateway of an IPv6 network)").describe("IPv6 default gateway"),
@@ -125,9 +104,7 @@ const emptySection = (what: string) =>
   z.strictObject({}, { error: (iss) => (iss.code === "unrecognized_keys" ? `unknown key (no ${what} are defined yet)` : expected("an object")(iss)) });
 
 export const icosSettingsShape = {
-  node_reward_type: z
-    .string({ error: expected(`a node reward type like "type3.1"`) })
-    .regex(/^type[0-9]+(\.[0-9]+)?$/, { error: (iss) => `expected a node reward type like "type3.1", got ${show(iss.input)}` })
+  node_reward_type: patternString(`a node reward type like "type3.1"`, NODE_REWARD_TYPE)
     .optional()
     .describe(`node reward type, e.g. "type3.1" (determines node rewards)`),
   mgmt_mac: macAddress.describe(`MAC address of the management (BMC) interface, e.g. "70:b5:e8:e8:25:de"; the seed of the node's MACs; normalised to lowercase colon form`),
@@ -170,7 +147,7 @@ export const guestosSettingsSchema = strict(
           .record(z.string(), z.unknown(), { error: expected("an object") })
           .optional()
           .describe("malicious behaviour for testing (passed to the replica as is)"),
-        socks_proxy: checkedString(`a URL like "socks5://proxy.example:1080"`, urlWith(["socks5:", "socks5h:", "http:", "https:"]))
+        socks_proxy: patternString(`a URL like "socks5://proxy.example:1080"`, urlPattern(["socks5", "socks5h", "http", "https"]))
           .optional()
           .describe("SOCKS proxy for outgoing connections, e.g. socks5://proxy.example:1080"),
         hostname: hostname.optional().describe("hostname instead of the derived guest-<mgmt mac>"),

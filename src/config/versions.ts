@@ -29,6 +29,9 @@ import {
   type NodeConfig,
 } from "./schema.ts";
 
+/** Deeper documents are refused before validation (host and device alike). */
+export const MAX_CONFIG_DEPTH = 32;
+
 const splitUrls = (s: string): string[] => s.split(",").map((u) => u.trim());
 
 export const configSchemaV1_0_0 = strict(
@@ -111,8 +114,28 @@ function newer(a: string, b: string): boolean {
   return false;
 }
 
+/**
+ * How deeply `value` nests: 0 for a scalar or an empty container, else 1 + its deepest child
+ * (jq's `[paths | length] | max`, which the device validator uses). Iterative: no stack to overflow.
+ */
+export function nestingDepth(value: unknown): number {
+  let max = 0;
+  const todo: [unknown, number][] = [[value, 0]];
+  while (todo.length > 0) {
+    const [v, d] = todo.pop()!;
+    if (typeof v !== "object" || v === null) continue;
+    for (const child of Object.values(v)) {
+      max = Math.max(max, d + 1);
+      todo.push([child, d + 1]);
+    }
+  }
+  return max;
+}
+
 /** Validates a config of any known version and migrates it to CONFIG_VERSION; never throws for bad input. */
 export function parseAnyVersion(data: unknown): LoadResult {
+  const depth = nestingDepth(data);
+  if (depth > MAX_CONFIG_DEPTH) return { ok: false, problems: [`(top level): nested ${depth} levels deep, more than ${MAX_CONFIG_DEPTH}`] };
   if (typeof data !== "object" || data === null || Array.isArray(data)) return { ok: false, problems: [`(top level): expected a config object, got ${show(data)}`] };
   const version = (data as { config_version?: unknown }).config_version;
   if (version === undefined) return { ok: false, problems: [`config_version: required`], hint: `the current version is "${CONFIG_VERSION}"` };

@@ -33,6 +33,7 @@ export const HOST_TOOLS: readonly HostTool[] = [
   { command: "cryptsetup", pkg: "cryptsetup-bin", versionArgs: ["--version"], purpose: "LUKS and dm-verity" },
   { command: "virt-xml-validate", pkg: "libvirt-clients", versionArgs: ["--version"], purpose: "validate libvirt XML" },
   { command: "shellcheck", pkg: "shellcheck", versionArgs: ["--version"], purpose: "lint device-side shell" },
+  { command: "openssl", pkg: "openssl", versionArgs: ["version"], purpose: "sign update images, check node operator keys" },
   { command: "ssh", pkg: "openssh-client", versionArgs: ["-V"], purpose: "reach a device (icos upgrade)" },
 ];
 

@@ -40,6 +40,10 @@ export const osSchema = strict(
             base: name.describe("which base flavour"),
             target: str.describe("the Dockerfile stage to build (--target)"),
             buildArgs: z.record(str, str).default({}).describe("extra --build-arg values"),
+            unsignedUpgrades: z
+              .boolean({ error: expected("true or false") })
+              .default(false)
+              .describe("the image installs update images that no trusted key signed (dev variants; it says so on the console)"),
           },
           "a variant",
         ),

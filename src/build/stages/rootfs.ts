@@ -14,11 +14,21 @@ import { exportImage } from "../podman.ts";
 import type { Progress } from "../progress.ts";
 import type { Store } from "../store.ts";
 import { slotPartition } from "./slots.ts";
+import type { PublicKey } from "../../image/update-signature.ts";
 
-const VERSION = 3; // 3: /boot/config mount point on the boot partition
+const VERSION = 4; // 4: upgrade trust (keys, policy)
 
 /** Where the build stamps the version: on the boot partition and in the root filesystem. */
 export const VERSION_FILES = { boot: "/version.txt", root: "/opt/ic/share/version.txt" } as const;
+/** What the image trusts for its upgrades (read by manageboot.sh): public keys and the unsigned policy. */
+export const UPGRADE_TRUST = { keysDir: "/opt/ic/share/upgrade/keys", policy: "/opt/ic/share/upgrade/policy" } as const;
+
+export interface UpgradeTrust {
+  /** Public keys whose signatures the image accepts on update images. */
+  keys: PublicKey[];
+  /** Whether the image also installs update images no trusted key signed. */
+  unsigned: boolean;
+}
 
 export interface RootfsResult {
   bootImg: string;
@@ -49,13 +59,22 @@ async function kernelFiles(bootDir: string): Promise<{ vmlinuz: string; initrd: 
   return { vmlinuz: join(bootDir, kernels[0]!), initrd: join(bootDir, `initrd.img-${release}`) };
 }
 
-export async function buildRootfs(store: Store, target: Target, layout: ResolvedLayout, imageId: string, version: string, progress: Progress): Promise<RootfsResult> {
+export async function buildRootfs(
+  store: Store,
+  target: Target,
+  layout: ResolvedLayout,
+  imageId: string,
+  o: { version: string; trust: UpgradeTrust },
+  progress: Progress,
+): Promise<RootfsResult> {
+  const version = o.version;
+  const trust = { keys: [...new Map(o.trust.keys.map((k) => [k.fingerprint, k.pem])).entries()].sort(), unsigned: o.trust.unsigned };
   const os = target.os;
   const bootPart = slotPartition(layout, "boot", "A");
   const rootPart = slotPartition(layout, "root", "A");
   const args = bootArgs(target, layout);
   const digest = digestOf({
-    stage: "rootfs", version: VERSION, imageId, bootBytes: bootPart.sizeBytes, rootBytes: rootPart.sizeBytes, args, imageVersion: version,
+    stage: "rootfs", version: VERSION, imageId, bootBytes: bootPart.sizeBytes, rootBytes: rootPart.sizeBytes, args, imageVersion: version, trust,
     sde: os.sourceDateEpoch, tools: await toolVersions(["podman", "tar", "mke2fs", "debugfs", "e2fsck"]),
   });
   return progress.stage("rootfs", `${target.id} boot + root (ext4)`, digest, async () => {
@@ -87,6 +106,9 @@ export async function buildRootfs(store: Store, target: Target, layout: Resolved
         }
         await mkdir(dirname(join(tree, VERSION_FILES.root)), { recursive: true });
         await writeFile(join(tree, VERSION_FILES.root), version + "\n");
+        await mkdir(join(tree, UPGRADE_TRUST.keysDir), { recursive: true });
+        for (const [fingerprint, pem] of trust.keys) await writeFile(join(tree, UPGRADE_TRUST.keysDir, `${fingerprint.slice(0, 16)}.pem`), pem);
+        await writeFile(join(tree, UPGRADE_TRUST.policy), `# Written by icos build: may this image install update images no trusted key signed?\nunsigned=${trust.unsigned ? "allow" : "refuse"}\n`);
         const common = { sourceDateEpoch: os.sourceDateEpoch };
         await buildExt4({ ...common, tree: boot, out: join(dir, "boot.img"), sizeBytes: bootPart.sizeBytes, label: "boot", uuid: nameGuid(os.name, "boot filesystem").toLowerCase() });
         await buildExt4({ ...common, tree, out: join(dir, "root.img"), sizeBytes: rootPart.sizeBytes, label: "root", uuid: nameGuid(os.name, "root filesystem").toLowerCase() });

@@ -3,6 +3,7 @@ import { build, type BuildOptions } from "../../build/pipeline.ts";
 import { UserError } from "../../errors.ts";
 import { parseTarget } from "../../model/target.ts";
 import { printJson } from "../output.ts";
+import { loadSigningKey, loadTrustedKey } from "../../image/update-signature.ts";
 
 export function parseScale(text: string | undefined): number {
   if (text === undefined) return 1;
@@ -17,6 +18,8 @@ export interface BuildFlags {
   scale?: string;
   fillB?: boolean;
   version: string;
+  signingKey?: string;
+  trustKey?: string[];
   json?: boolean;
 }
 
@@ -25,14 +28,24 @@ export function addBuildFlags(command: Command): Command {
     .option("--scale <factor>", "scale partition sizes down, e.g. 1/64 (tests); default: the real IC-OS sizes")
     .option("--fill-b", "also write the B partition set (for tests)")
     .option("--version <version>", "the image version (version.txt, VERSION.TXT)", "0.0.0")
+    .option("--signing-key <key.pem>", "sign the update images with this Ed25519 or ECDSA private key (through openssl); the image trusts its public key for later upgrades")
+    .option("--trust-key <pub.pem>", "also trust this public key for upgrades (repeatable; e.g. the next signing key)", (v: string, all: string[] = []) => [...all, v])
     .option("--json", "print the result as JSON");
 }
 
-export function buildOptionsOf(flags: BuildFlags): BuildOptions {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._+-]*$/.test(flags.version)) {
-    throw new UserError(`--version: expected letters, digits, '.', '_', '+' or '-', got ${JSON.stringify(flags.version)}`);
+export async function buildOptionsOf(flags: BuildFlags): Promise<BuildOptions> {
+  // The device accepts at most 64 of these characters in VERSION.TXT (manageboot.sh).
+  if (!/^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/.test(flags.version)) {
+    throw new UserError(`--version: expected up to 64 letters, digits, '.', '_', '+' or '-', got ${JSON.stringify(flags.version)}`);
   }
-  return { scale: parseScale(flags.scale), fillB: !!flags.fillB, version: flags.version, quiet: !!flags.json };
+  return {
+    scale: parseScale(flags.scale),
+    fillB: !!flags.fillB,
+    version: flags.version,
+    quiet: !!flags.json,
+    signingKey: flags.signingKey === undefined ? undefined : await loadSigningKey(flags.signingKey),
+    trustedKeys: await Promise.all((flags.trustKey ?? []).map(loadTrustedKey)),
+  };
 }
 
 export function register(program: Command): void {
@@ -42,9 +55,9 @@ export function register(program: Command): void {
       .description("build an image (<os>/<variant>) into out/<os>/<variant>/: disk.img, archives, SHA256SUMS, manifest.json")
       .argument("<target>", "e.g. guestos/dev, guestos/prod"),
   )
-    .addHelpText("after", "\nExample:\n  $ icos build guestos/dev\n  $ icos build guestos/prod --scale 1/64 --json")
+    .addHelpText("after", "\nExample:\n  $ icos build guestos/dev\n  $ icos build guestos/prod --scale 1/64 --json\n  $ icos build guestos/prod --signing-key release.pem --version 1.2.0")
     .action(async (text: string, flags: BuildFlags) => {
-      const options = buildOptionsOf(flags);
+      const options = await buildOptionsOf(flags);
       const r = await build(parseTarget(text), options);
       if (flags.json) printJson({ outDir: r.outDir, manifest: r.manifest, stages: r.stages });
     });

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { writeFile } from "node:fs/promises";
 import { guestHostname, guestIpv6, guestMac } from "../../config/derive.ts";
-import { CONFIG_MEDIA, writeConfigMedia } from "../../config/media.ts";
+import { CONFIG_MEDIA, mediaRules, writeConfigMedia } from "../../config/media.ts";
 import { CONFIG_VERSION, configJsonSchema } from "../../config/schema.ts";
 import { readConfigFile } from "../../config/versions.ts";
 import { writeAtomically } from "../../image/files.ts";
@@ -15,14 +15,21 @@ export function register(program: Command): void {
     .description("validate a node config (any known version) and its ssh keys, then write the CONFIG media for GuestOS (a vfat image); exit 2 with every problem listed")
     .requiredOption("--config <file>", "node config, JSON (*.json) or YAML")
     .option("--ssh-keys <dir>", "directory of authorized_keys files named admin (required), readonly, backup")
+    .option("--node-operator-key <file>", "the node operator's private key (PEM), when icos_settings.use_node_operator_private_key is true")
     .requiredOption("--out <file>", "the image to write, e.g. config.img")
     .addHelpText(
       "after",
       "\nExample:\n  $ icos config guestos --config node.json --ssh-keys keys/ --out config.img\n  $ icos run guestos/dev --config-media config.img",
     )
-    .action(async (opts: { config: string; sshKeys?: string; out: string }) => {
+    .action(async (opts: { config: string; sshKeys?: string; nodeOperatorKey?: string; out: string }) => {
       outputTarget(opts.out, `--out ${opts.out}`); // writeConfigMedia lists a missing directory with the config's problems
-      const r = await writeConfigMedia({ config: readConfigFile(opts.config, `--config ${opts.config}`), configFile: opts.config, sshKeysDir: opts.sshKeys, out: opts.out });
+      const r = await writeConfigMedia({
+        config: readConfigFile(opts.config, `--config ${opts.config}`),
+        configFile: opts.config,
+        sshKeysDir: opts.sshKeys,
+        nodeOperatorKey: opts.nodeOperatorKey,
+        out: opts.out,
+      });
       const migrated = r.fromVersion === CONFIG_VERSION ? "" : `, migrated to ${CONFIG_VERSION}`;
       console.log(`wrote ${opts.out} (vfat ${CONFIG_MEDIA.label}, ${CONFIG_MEDIA.sizeBytes / 2 ** 20} MiB): ${r.files.join(", ")}`);
       console.log(`config: ${opts.config} (version ${r.fromVersion}${migrated})`);
@@ -33,12 +40,24 @@ export function register(program: Command): void {
     .command("schema")
     .description(`print the JSON Schema of the node config (version ${CONFIG_VERSION})`)
     .option("--out <file>", "write it to a file instead of stdout")
-    .addHelpText("after", "\nExample:\n  $ icos config schema --out docs/config-schema.json")
-    .action(async (opts: { out?: string }) => {
-      const text = JSON.stringify(configJsonSchema(), null, 2) + "\n";
-      if (opts.out === undefined) return void process.stdout.write(text);
-      outputFile(opts.out, `--out ${opts.out}`);
-      await writeAtomically(opts.out, (tmp) => writeFile(tmp, text));
-      console.log(`wrote ${opts.out}`);
-    });
+    .addHelpText("after", `\nExample:\n  $ icos config schema --out ${DEVICE_RULES}/config-schema.json`)
+    .action((opts: { out?: string }) => printOrWrite(configJsonSchema(), opts.out));
+
+  config
+    .command("media-rules")
+    .description("print the CONFIG media rules the device checks besides the schema (files, ssh key types, size and depth bounds)")
+    .option("--out <file>", "write them to a file instead of stdout")
+    .addHelpText("after", `\nExample:\n  $ icos config media-rules --out ${DEVICE_RULES}/config-media.json`)
+    .action((opts: { out?: string }) => printOrWrite(mediaRules(), opts.out));
+}
+
+/** Where the device validator's rule files live in the repository (rendered by the two commands above). */
+const DEVICE_RULES = "ic-os/components/config-injection/opt/ic/share";
+
+async function printOrWrite(value: unknown, out: string | undefined): Promise<void> {
+  const text = JSON.stringify(value, null, 2) + "\n";
+  if (out === undefined) return void process.stdout.write(text);
+  outputFile(out, `--out ${out}`);
+  await writeAtomically(out, (tmp) => writeFile(tmp, text));
+  console.log(`wrote ${out}`);
 }

@@ -13,7 +13,7 @@ export function register(program: Command): void {
   )
     .addHelpText("after", "\nExample:\n  $ icos verify guestos/dev --scale 1/64")
     .action(async (text: string, flags: BuildFlags) => {
-      const options = buildOptionsOf(flags);
+      const options = await buildOptionsOf(flags);
       const r = await verify(parseTarget(text), options);
       if (flags.json) printJson(r);
       else if (r.identical) console.log(`reproducible: both builds of ${text} are identical\n` + Object.entries(r.sha256).map(([f, s]) => `  ${s}  ${f}`).join("\n"));

@@ -32,7 +32,7 @@ function problems(t: Parameters<typeof scratch>[0], edit: (yaml: string) => stri
 
 test("os.yaml: each problem named by its path, all in one pass", (t) => {
   const p = problems(t, (y) =>
-    y.replace("variant: minbase", "variant: tiny").replace("dev: { base: dev, target: image-dev }", "dev: { base: nightly, target: image-dev }") + "colour: blue\n",
+    y.replace("variant: minbase", "variant: tiny").replace("dev: { base: dev, target: image-dev,", "dev: { base: nightly, target: image-dev,") + "colour: blue\n",
   );
   assert.deepEqual(p.sort(), [
     "bootstrap.variant: Invalid option: expected one of \"minbase\"|\"essential\"|\"apt\"|\"required\"|\"important\"|\"standard\"",
@@ -41,11 +41,11 @@ test("os.yaml: each problem named by its path, all in one pass", (t) => {
 });
 
 test("os.yaml: cross-references are checked (base flavour, package files, components)", (t) => {
-  const p = problems(t, (y) => y.replace("dev: { base: dev, target: image-dev }", "dev: { base: nightly, target: image-dev }").replace("prod: [packages.common]", "prod: [packages.common, packages.missing]").replace("  - ready-report\n", "  - ready-report\n  - nope\n"));
+  const p = problems(t, (y) => y.replace("dev: { base: dev, target: image-dev,", "dev: { base: nightly, target: image-dev,").replace("prod: [packages.common]", "prod: [packages.common, packages.missing]").replace("  - ready-report\n", "  - ready-report\n  - nope\n"));
   assert.deepEqual(p, [
     'variants.dev.base: unknown base flavour "nightly" (defined: prod, dev)',
     "bases.prod[1]: no such file context/packages.missing",
-    "components[9]: no component folder ic-os/components/nope",
+    "components[10]: no component folder ic-os/components/nope",
   ]);
 });
 

@@ -1,67 +1,114 @@
 #!/bin/sh
 # Config injection: take the bootstrap files from the CONFIG media (a vfat filesystem labelled
-# CONFIG, attached read-only), keep them on /boot/config/bootstrap, and unpack them into
-# /run/config. Without media, the files kept from an earlier boot are used. Only regular files
-# and directories are accepted; config.json must be a JSON object with a config_version.
+# CONFIG, attached read-only by HostOS, which this system does not trust), check them with the
+# host's rules (validate-config-media.sh), keep them on /boot/config/bootstrap and unpack them
+# into /run/config (root only). Without media, the files kept from an earlier boot are used,
+# checked again. A refused media is not kept and nothing of it is used: the node stays
+# unconfigured and says why on the console.
 # Usage: bootstrap-ic-node.sh   (run by bootstrap-ic-node.service)
 set -eu
+ICOS_TAG=bootstrap-ic-node
+# shellcheck source-path=SCRIPTDIR/../../../../icos-lib/opt/ic/lib source=icos-lib.sh
+. "${ICOS_LIB:-/opt/ic/lib}/icos-lib.sh"
 
 MEDIA_LABEL=CONFIG
-SAVED=/boot/config/bootstrap
-RUN_DIR=/run/config
+# The ICOS_* settings point the script at directories instead of the device (the fast tier).
+MEDIA_DIR=${ICOS_MEDIA_DIR:-}
+CONFIG_DIR=${ICOS_BOOT_CONFIG:-/boot/config}
+RUN_DIR=${ICOS_RUN_CONFIG:-/run/config}
+NODE_DIR=${ICOS_NODE_DIR:-/run/ic-node}
+KEY_OWNER=${ICOS_KEY_OWNER:-ic-replica}
 WAIT_SECONDS=${ICOS_CONFIG_WAIT:-20}
+VALIDATE=${ICOS_VALIDATE:-$(dirname "$0")/validate-config-media.sh}
+SAVED=$CONFIG_DIR/bootstrap
+OPERATOR_KEY=node_operator_private_key.pem
 
-say() { echo "bootstrap-ic-node: $*"; }
-# Failures go to the console too: on a node without ssh access that is where an operator looks.
-fail() {
-  say "ERROR: $*"
-  echo "bootstrap-ic-node: ERROR: $*" > /dev/console 2>/dev/null || true
-  exit 1
+MAX_MEDIA_KIB=4096
+work=$(mktemp -d "${TMPDIR:-/run}/bootstrap-ic-node.XXXXXX")
+mnt=""
+cleanup() {
+  if [ -n "$mnt" ]; then umount "$mnt" 2>/dev/null || true; rmdir "$mnt"; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Copy a tree as root-owned 0700 directories and 0600 files (vfat shows everything as 0755).
+copy_private() {
+  (cd "$1" && find . -type d) | while IFS= read -r d; do install -d -m 0700 -o 0 -g 0 "$2/$d"; done
+  (cd "$1" && find . -type f) | while IFS= read -r f; do install -m 0600 -o 0 -g 0 "$1/$f" "$2/$f"; done
 }
 
-# Check a bootstrap tree: regular files and directories only, and a usable config.json.
-check_tree() {
-  odd=$(find "$1" ! -type f ! -type d | head -n 5)
-  [ -z "$odd" ] || fail "CONFIG media holds entries that are not regular files or directories: $odd"
-  [ -f "$1/config.json" ] || fail "CONFIG media has no config.json"
-  jq -e 'type == "object" and (.config_version | type == "string")' "$1/config.json" > /dev/null 2>&1 ||
-    fail "config.json on the CONFIG media is not a JSON object with a config_version"
-}
-
-media=""
-i=0
-while [ "$i" -lt "$WAIT_SECONDS" ]; do
-  if [ -e "/dev/disk/by-label/$MEDIA_LABEL" ]; then
-    media=$(readlink -f "/dev/disk/by-label/$MEDIA_LABEL")
-    break
+# Check a copy (never the media itself: HostOS could change it between the check and the use).
+check() {
+  if ! out=$("$VALIDATE" "$1" 2>&1); then
+    echo "$out" | while IFS= read -r line; do icos_say "refused: $line"; done
+    icos_fail "$2 refused: $(echo "$out" | head -n 3 | tr '\n' ';' | sed 's/;$//')$([ "$(echo "$out" | wc -l)" -le 3 ] || echo "; ...") (nothing of it is used)"
   fi
-  i=$((i + 1))
-  sleep 1
-done
+}
 
-if [ -n "$media" ]; then
-  mnt=$(mktemp -d)
-  mount -t vfat -o ro,nodev,nosuid,noexec "$media" "$mnt" || fail "cannot mount the CONFIG media $media"
-  # shellcheck disable=SC2064 # expand now: the paths are fixed
-  trap "umount '$mnt'; rmdir '$mnt'" EXIT
-  check_tree "$mnt"
-  # Keep a copy for boots without media: replace the saved tree in one rename.
-  rm -rf "$SAVED.new"
-  mkdir -p "$SAVED.new"
-  cp -R "$mnt/." "$SAVED.new/"
-  rm -rf "$SAVED.old"
-  [ ! -d "$SAVED" ] || mv "$SAVED" "$SAVED.old"
-  mv "$SAVED.new" "$SAVED"
-  rm -rf "$SAVED.old"
-  say "configuration read from CONFIG media $media ($(find "$SAVED" -type f | wc -l) files)"
-elif [ -f "$SAVED/config.json" ]; then
-  say "no CONFIG media; using the configuration saved on $SAVED"
+# Replace the saved tree in one rename: a new directory, fsynced, then a symlink swapped over the
+# old one. A power cut leaves the old tree or the new one.
+save() {
+  new=$(mktemp -d "$CONFIG_DIR/bootstrap-XXXXXX")
+  chmod 0700 "$new"
+  copy_private "$1" "$new"
+  find "$new" -type f -exec sync -- {} +
+  find "$new" -type d -exec sync -- {} +
+  if [ -d "$SAVED" ] && [ ! -L "$SAVED" ]; then mv -T "$SAVED" "$CONFIG_DIR/bootstrap-legacy"; fi
+  ln -sfn "$(basename "$new")" "$CONFIG_DIR/bootstrap.new"
+  mv -T "$CONFIG_DIR/bootstrap.new" "$SAVED"
+  icos_fsync "$CONFIG_DIR"
+  for old in "$CONFIG_DIR"/bootstrap-*; do
+    [ "$old" = "$new" ] || rm -rf "$old"
+  done
+}
+
+chmod 0700 "$CONFIG_DIR"
+media=""
+if [ -n "$MEDIA_DIR" ]; then
+  media=$MEDIA_DIR
 else
-  fail "no CONFIG media (a vfat filesystem labelled $MEDIA_LABEL) and no saved configuration: this node is not configured"
+  i=0
+  while [ "$i" -lt "$WAIT_SECONDS" ]; do
+    if [ -e "/dev/disk/by-label/$MEDIA_LABEL" ]; then
+      dev=$(readlink -f "/dev/disk/by-label/$MEDIA_LABEL")
+      mnt=$(mktemp -d "${TMPDIR:-/run}/config-media.XXXXXX")
+      mount -t vfat -o ro,nodev,nosuid,noexec,uid=0,gid=0,fmask=0177,dmask=0077 "$dev" "$mnt" || icos_fail "cannot mount the CONFIG media $dev"
+      media=$mnt
+      break
+    fi
+    i=$((i + 1))
+    sleep 1
+  done
 fi
 
+mkdir -m 0700 "$work/tree"
+if [ -n "$media" ]; then
+  # Copy first (bounded: the media's size is the host's choice), then check the copy.
+  kib=$(du -sk "$media" | cut -f1)
+  [ "$kib" -le "$MAX_MEDIA_KIB" ] || icos_fail "CONFIG media refused: it holds $kib KiB, more than $MAX_MEDIA_KIB (nothing of it is used)"
+  cp -R "$media/." "$work/tree/"
+  check "$work/tree" "CONFIG media"
+  save "$work/tree"
+  icos_say "configuration read from the CONFIG media ($(find "$work/tree" -type f | wc -l) files)"
+elif [ -d "$SAVED" ]; then
+  cp -R "$SAVED/." "$work/tree/"
+  check "$work/tree" "the configuration saved on $SAVED"
+  icos_say "no CONFIG media; using the configuration saved on $SAVED"
+else
+  icos_fail "no CONFIG media (a vfat filesystem labelled $MEDIA_LABEL) and no saved configuration: this node is not configured"
+fi
+
+# /run/config: root only. The node operator key goes to its one reader instead.
 rm -rf "$RUN_DIR"
-mkdir -p "$RUN_DIR"
-cp -R "$SAVED/." "$RUN_DIR/"
-chmod -R go-w "$RUN_DIR"
-say "bootstrap files in $RUN_DIR: $(cd "$RUN_DIR" && find . -type f | sort | tr '\n' ' ')"
+install -d -m 0700 -o 0 -g 0 "$RUN_DIR"
+if [ -f "$work/tree/$OPERATOR_KEY" ]; then
+  install -d -m 0755 -o 0 -g 0 "$NODE_DIR"
+  install -m 0400 -o "$KEY_OWNER" -g "$(id -g "$KEY_OWNER")" "$work/tree/$OPERATOR_KEY" "$NODE_DIR/$OPERATOR_KEY"
+  rm -f "$work/tree/$OPERATOR_KEY"
+  icos_say "node operator key in $NODE_DIR/$OPERATOR_KEY (readable by $KEY_OWNER only)"
+else
+  rm -f "$NODE_DIR/$OPERATOR_KEY"
+fi
+copy_private "$work/tree" "$RUN_DIR"
+icos_say "bootstrap files in $RUN_DIR: $(cd "$RUN_DIR" && find . -type f | sort | tr '\n' ' ')"

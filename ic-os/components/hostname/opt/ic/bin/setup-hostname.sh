@@ -1,14 +1,23 @@
 #!/bin/sh
 # Set the hostname from the node configuration: the dev override
 # (guestos_settings.guestos_dev_settings.hostname) or "guest-<mgmt mac, hex, lowercase>".
-# Usage: setup-hostname.sh [CONFIG_JSON]
+# /etc/hostname is replaced atomically.
+# Usage: setup-hostname.sh [CONFIG_JSON] [HOSTNAME_FILE]
 set -eu
+ICOS_TAG=setup-hostname
+# shellcheck source-path=SCRIPTDIR/../../../../icos-lib/opt/ic/lib source=icos-lib.sh
+. "${ICOS_LIB:-/opt/ic/lib}/icos-lib.sh"
 config=${1:-/run/config/config.json}
-name=$(jq -r '.guestos_settings.guestos_dev_settings.hostname // empty' "$config")
+file=${2:-/etc/hostname}
+name=$(jq -r '.guestos_settings.guestos_dev_settings.hostname // empty | strings' "$config")
 if [ -z "$name" ]; then
-  mac=$(jq -r '.icos_settings.mgmt_mac' "$config" | tr -d ':' | tr '[:upper:]' '[:lower:]')
+  mac=$(jq -r '.icos_settings.mgmt_mac | strings' "$config" | tr -d ':-' | tr '[:upper:]' '[:lower:]')
   name="guest-$mac"
 fi
-hostname "$name"
-echo "$name" > /etc/hostname
-echo "setup-hostname: $name"
+# Validated already by bootstrap-ic-node; checked again because it lands in a file and the kernel.
+case $name in
+  *[!A-Za-z0-9-]* | -* | *-) icos_fail "hostname \"$name\": not an RFC 1123 label: refused" ;;
+esac
+[ -n "${ICOS_NO_SETHOSTNAME:-}" ] || hostname "$name"
+echo "$name" | icos_persist "$file" 0644
+icos_say "$name"

@@ -3,6 +3,9 @@
 # (scripts/init-bottom/icos-machine-id) at every later boot.
 # Usage: save-machine-id.sh [CONFIG_DIR]
 set -eu
+ICOS_TAG=machine-id
+# shellcheck source-path=SCRIPTDIR/../../../../icos-lib/opt/ic/lib source=icos-lib.sh
+. "${ICOS_LIB:-/opt/ic/lib}/icos-lib.sh"
 dir=${1:-/boot/config}
 current=$(cat /etc/machine-id)
 if [ -f "$dir/machine-id" ]; then
@@ -13,7 +16,6 @@ if [ -f "$dir/machine-id" ]; then
     echo "machine-id: WARNING: running with $current, saved $saved" >&2
   fi
 else
-  echo "$current" > "$dir/machine-id.tmp"
-  mv "$dir/machine-id.tmp" "$dir/machine-id"
+  echo "$current" | icos_persist "$dir/machine-id" 0644
   echo "machine-id: $current (saved on first boot)"
 fi

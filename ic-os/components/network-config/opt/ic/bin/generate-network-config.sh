@@ -12,21 +12,31 @@ out=${2:-/run/systemd/network}
 here=$(dirname "$0")
 
 [ -f "$config" ] || { echo "generate-network-config: no $config (config injection failed?)" >&2; exit 1; }
-# One jq run for every field (jq is slow to start under emulation).
-mode="" prefix="" len="" gw6="" fixed="" ipv4="" gw4="" domain="" mgmt_mac="" environment=""
-eval "$(jq -r '
+# config.json was validated by bootstrap-ic-node; still, nothing here is eval'd. One jq run (jq
+# is slow to start under emulation) prints one field per line; a field that is not a string or a
+# number, or holds a control character, stops it, so every line is exactly one field.
+fields=$(jq -r '
+  def field($name): if type == "string" or type == "number" then tostring
+    | if test("[\u0000-\u001f\u007f]") then error("\($name): contains a control character") else . end
+    else error("\($name): expected a string, got \(tojson)") end;
   .network_settings as $n | .network_settings.ipv6_config as $v6 |
-  @sh "mode=\(if ($v6 | type) == "string" then $v6 else ($v6 | keys[0]) end)",
-  @sh "prefix=\($v6.Deterministic.prefix? // "")",
-  @sh "len=\($v6.Deterministic.prefix_length? // "")",
-  @sh "gw6=\(($v6.Deterministic.gateway? // $v6.Fixed.gateway?) // "")",
-  @sh "fixed=\($v6.Fixed.address? // "")",
-  @sh "ipv4=\(if $n.ipv4_config then "\($n.ipv4_config.address)/\($n.ipv4_config.prefix_length)" else "" end)",
-  @sh "gw4=\($n.ipv4_config.gateway? // "")",
-  @sh "domain=\($n.domain_name // "")",
-  @sh "mgmt_mac=\(.icos_settings.mgmt_mac)",
-  @sh "environment=\(.icos_settings.deployment_environment)"
-' "$config")"
+  (if ($v6 | type) == "string" then $v6 else ($v6 | keys[0]) end | field("ipv6_config")),
+  ($v6.Deterministic.prefix? // "" | field("prefix")),
+  ($v6.Deterministic.prefix_length? // "" | field("prefix_length")),
+  (($v6.Deterministic.gateway? // $v6.Fixed.gateway?) // "" | field("gateway")),
+  ($v6.Fixed.address? // "" | field("address")),
+  (if $n.ipv4_config then "\($n.ipv4_config.address | field("ipv4 address"))/\($n.ipv4_config.prefix_length | field("ipv4 prefix_length"))" else "" end),
+  ($n.ipv4_config.gateway? // "" | field("ipv4 gateway")),
+  ($n.domain_name // "" | field("domain_name")),
+  (.icos_settings.mgmt_mac | field("mgmt_mac")),
+  (.icos_settings.deployment_environment | field("deployment_environment"))
+' "$config") || { echo "generate-network-config: $config: unusable (see the jq error above)" >&2; exit 1; }
+{
+  read -r mode; read -r prefix; read -r len; read -r gw6; read -r fixed
+  read -r ipv4; read -r gw4; read -r domain; read -r mgmt_mac; read -r environment
+} <<EOF_FIELDS
+$fields
+EOF_FIELDS
 
 network="[Match]
 Type=ether

@@ -16,7 +16,8 @@ usage() {
 lower() { printf '%s' "$1" | tr '[:upper:]' '[:lower:]'; }
 
 derive_mac() {
-  mgmt=$(lower "$1")
+  # Any of the config's MAC spellings (":", "-" or no separators) seeds as lowercase colon form.
+  mgmt=$(lower "$1" | tr -d ':-' | sed 's/../&:/g; s/:$//')
   env=$(lower "$2")
   slot=${4:-0}
   case $(lower "$3") in

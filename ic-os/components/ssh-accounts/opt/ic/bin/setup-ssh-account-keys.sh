@@ -1,18 +1,26 @@
 #!/bin/sh
 # Install the authorized keys of the admin, readonly and backup accounts from the injected
-# configuration (/run/config/accounts_ssh_authorized_keys/<account>) where sshd reads them.
-# Usage: setup-ssh-account-keys.sh [SOURCE_DIR] [TARGET_DIR]
+# configuration (/run/config/accounts_ssh_authorized_keys/<account>) where sshd reads them, only
+# when config.json asks for it (icos_settings.use_ssh_authorized_keys); otherwise no account
+# has a key.
+# Usage: setup-ssh-account-keys.sh [CONFIG_DIR] [TARGET_DIR]
 set -eu
-src=${1:-/run/config/accounts_ssh_authorized_keys}
+ICOS_TAG=ssh-accounts
+# shellcheck source-path=SCRIPTDIR/../../../../icos-lib/opt/ic/lib source=icos-lib.sh
+. "${ICOS_LIB:-/opt/ic/lib}/icos-lib.sh"
+config=${1:-/run/config}
 dst=${2:-/run/ssh/authorized_keys}
+src=$config/accounts_ssh_authorized_keys
+use=$(jq -r '.icos_settings.use_ssh_authorized_keys' "$config/config.json")
 mkdir -p "$dst"
 chmod 0755 "$dst"
 for account in admin readonly backup; do
-  if [ -f "$src/$account" ]; then
+  if [ "$use" = true ] && [ -f "$src/$account" ]; then
+    # sshd's StrictModes wants the file root-owned and not writable by others; it holds public keys.
     install -m 0644 -o root -g root "$src/$account" "$dst/$account"
-    echo "ssh account $account: $(grep -cv '^[[:space:]]*\(#\|$\)' "$dst/$account") key(s)"
+    icos_say "$account: $(grep -cv '^[[:space:]]*\(#\|$\)' "$dst/$account") key(s)"
   else
     rm -f "$dst/$account"
-    echo "ssh account $account: no keys configured"
+    icos_say "$account: no keys $([ "$use" = true ] && echo configured || echo "(use_ssh_authorized_keys is $use)")"
   fi
 done

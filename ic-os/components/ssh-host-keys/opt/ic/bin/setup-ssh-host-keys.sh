@@ -1,12 +1,25 @@
 #!/bin/sh
 # Generate the ssh host keys that do not exist yet under /boot/config/ssh (ssh-keygen -A keeps
-# existing ones), so they survive reboots and upgrades.
+# existing ones), so they survive reboots and upgrades. A key that a power cut left empty or
+# torn is replaced; new keys are flushed to disk before sshd uses them.
 # Usage: setup-ssh-host-keys.sh [DIR]
 set -eu
+ICOS_TAG=ssh-host-keys
+# shellcheck source-path=SCRIPTDIR/../../../../icos-lib/opt/ic/lib source=icos-lib.sh
+. "${ICOS_LIB:-/opt/ic/lib}/icos-lib.sh"
 dir=${1:-/boot/config/ssh}
-mkdir -p "$dir/etc/ssh"
+keys=$dir/etc/ssh
+mkdir -p "$keys"
 chmod 0700 "$dir"
+for key in "$keys"/ssh_host_*_key; do
+  [ -e "$key" ] || continue
+  if ! ssh-keygen -y -f "$key" > /dev/null 2>&1 || ! [ -s "$key.pub" ]; then
+    icos_say "WARNING: $key is unreadable (cut off while written?); making a new one"
+    rm -f "$key" "$key.pub"
+  fi
+done
 ssh-keygen -A -f "$dir"
-for key in "$dir"/etc/ssh/ssh_host_*_key.pub; do
-  echo "ssh host key: $(ssh-keygen -l -f "$key")"
+icos_fsync "$keys"/ssh_host_* "$keys" "$dir/etc" "$dir"
+for key in "$keys"/ssh_host_*_key.pub; do
+  icos_say "$(ssh-keygen -l -f "$key")"
 done

@@ -8,10 +8,12 @@
 #   target                       the other slot: where an upgrade goes
 #   next                         the slot GRUB boots next, from grubenv
 #   status                       key=value lines: slots, grubenv, versions
-#   upgrade-install FILE|- SHA256
+#   upgrade-install FILE|- SHA256 [--allow-downgrade]
 #                                check an update-img.tar.zst ('-': read it from stdin) against its
-#                                sha256, then write boot.img/root.img to the target slot and wipe
-#                                the start of its var; nothing is written when a check fails
+#                                sha256, its signature (a key this image trusts; dev images may
+#                                take unsigned ones) and version (not older than the running one
+#                                unless allowed), then write boot.img/root.img to the target slot
+#                                and wipe the start of its var; nothing is written when a check fails
 #   upgrade-commit [--no-reboot] boot the installed slot once (boot_cycle=first_boot), then reboot
 #   confirm                      keep the running slot (boot_cycle=stable); icos-confirm.service
 #                                runs it once the system is healthy
@@ -27,8 +29,19 @@ VERSION_FILE=${MANAGEBOOT_VERSION_FILE:-/opt/ic/share/version.txt}
 STAGE=${MANAGEBOOT_STAGE:-/run/manageboot/stage}
 LOCK=${MANAGEBOOT_LOCK:-/run/manageboot/lock}
 REBOOT=${MANAGEBOOT_REBOOT:-systemctl --no-block reboot}
+KEYS=${MANAGEBOOT_KEYS:-/opt/ic/share/upgrade/keys}
+POLICY=${MANAGEBOOT_POLICY:-/opt/ic/share/upgrade/policy}
+CONSOLE=${ICOS_CONSOLE:-/dev/console}
+# How long a command waits for another manageboot (e.g. a status poll) to finish.
+LOCK_WAIT=${MANAGEBOOT_LOCK_WAIT:-60}
 GRUB_MNT=/run/manageboot/grub
 VAR_WIPE_MIB=16
+MEMBERS="VERSION.TXT boot.img root.img"
+# The signature trailer (docs/upgrade.md, "Signed update images"): a zstd skippable frame (magic
+# 0x184D2A50, little endian, then the payload size 1024) at the very end of the file.
+SIG_MAGIC=502a4d1800040000
+SIG_PAYLOAD=1024
+SIG_FRAME=$((8 + SIG_PAYLOAD))
 
 say() { echo "manageboot: $*" >&2; }
 die() {
@@ -36,7 +49,7 @@ die() {
   exit 1
 }
 usage() {
-  sed -n 's/^# \{0,1\}//; 6,18p' "$0" >&2
+  sed -n 's/^# \{0,1\}//; 6,21p' "$0" >&2
   exit 2
 }
 
@@ -61,7 +74,7 @@ cleanup() {
 take_lock() {
   mkdir -p "$(dirname "$LOCK")"
   exec 9> "$LOCK"
-  flock -n 9 || die "another manageboot is running"
+  flock -w "$LOCK_WAIT" 9 || die "another manageboot held the lock for more than $LOCK_WAIT s"
   trap cleanup EXIT
   trap 'exit 130' INT TERM HUP
 }
@@ -160,12 +173,78 @@ member_to() {
   fi
 }
 
-# Size of a member as tar lists it (GNU tar shows a sparse file's full size).
+# Size of a member as tar lists it (GNU tar shows a sparse file's full size). The member names
+# were checked to be exactly $MEMBERS, so the last field is the whole name.
 member_size() {
   awk -v m="$1" '$NF == m { print $3 }' "$STAGE/listing"
 }
 
+# The running policy: may this image take unsigned update images (dev variants)?
+unsigned_allowed() { [ "$(sed -n 's/^unsigned=//p' "$POLICY" 2>/dev/null)" = allow ]; }
+
+# Install an image with no usable signature only where the policy allows it, and say so.
+unsigned() {
+  if unsigned_allowed; then
+    say "WARNING: $1; this dev image accepts unsigned update images"
+    echo "manageboot: WARNING: installing an update image that is not signed by a trusted key ($1)" > "$CONSOLE" 2>/dev/null || true
+    return 0
+  fi
+  die "$1; this image installs only update images signed by one of its trusted keys ($(trusted_fingerprints)); nothing written"
+}
+
+fingerprint() { openssl pkey -pubin -in "$1" -outform DER 2> /dev/null | sha256sum | cut -c1-64; }
+trusted_fingerprints() {
+  fps=""
+  for k in "$KEYS"/*.pem; do [ -f "$k" ] && fps="$fps${fps:+, }$(fingerprint "$k" | cut -c1-16)"; done
+  echo "${fps:-none}"
+}
+
+# The signature trailer of the staged image: the sha256 of everything before it, signed by a
+# trusted key. Sets $archive_bytes (the length of the tar.zst without the trailer).
+check_signature() {
+  f=$STAGE/update-img.tar.zst
+  size=$(stat -c %s "$f")
+  archive_bytes=$size
+  magic=""
+  [ "$size" -le "$SIG_FRAME" ] || magic=$(tail -c "$SIG_FRAME" "$f" | head -c 8 | od -An -tx1 | tr -d ' \n')
+  if [ "$magic" != "$SIG_MAGIC" ]; then
+    unsigned "the update image is not signed"
+    return 0
+  fi
+  archive_bytes=$((size - SIG_FRAME))
+  tail -c "$SIG_PAYLOAD" "$f" | tr -d '#' > "$STAGE/signature.txt"
+  field() { sed -n "s/^$1=//p" "$STAGE/signature.txt" | head -n 1; }
+  signed_sha=$(field sha256)
+  key=$(field key)
+  sig=$(field signature)
+  if [ "$(head -n 1 "$STAGE/signature.txt")" != "icos-signature v1" ] ||
+    ! echo "$signed_sha" | grep -qx '[0-9a-f]\{64\}' || ! echo "$key" | grep -qx '[0-9a-f]\{64\}' ||
+    ! echo "$sig" | grep -qx '[A-Za-z0-9+/]\{1,600\}=\{0,2\}'; then
+    die "the update image's signature trailer is malformed; nothing written"
+  fi
+  actual=$(head -c "$archive_bytes" "$f" | sha256sum | cut -d' ' -f1)
+  [ "$actual" = "$signed_sha" ] || die "the signature covers sha256 $signed_sha but the image is $actual (altered after signing); nothing written"
+  trusted=""
+  for k in "$KEYS"/*.pem; do
+    if [ -f "$k" ] && [ "$(fingerprint "$k")" = "$key" ]; then trusted=$k; fi
+  done
+  if [ -z "$trusted" ]; then
+    unsigned "the update image is signed by key $(echo "$key" | cut -c1-16), which this image does not trust"
+    return 0
+  fi
+  printf 'icos-update-image v1\nsha256=%s\n' "$signed_sha" > "$STAGE/signed.txt"
+  echo "$sig" | base64 -d > "$STAGE/signature.bin" 2> /dev/null || die "the update image's signature is not base64; nothing written"
+  openssl pkeyutl -verify -pubin -inkey "$trusted" -rawin -in "$STAGE/signed.txt" -sigfile "$STAGE/signature.bin" > /dev/null 2>&1 ||
+    die "the update image's signature does not verify with trusted key $(echo "$key" | cut -c1-16); nothing written"
+  say "signature verified: trusted key $(echo "$key" | cut -c1-16)"
+}
+
+# Is version $1 older than $2? (sort -V order; "1.0.0-test" counts as after "1.0.0")
+older() { [ "$1" != "$2" ] && [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | head -n 1)" = "$1" ]; }
+
 cmd_upgrade_install() {
+  downgrade=no
+  if [ $# -eq 3 ] && [ "$3" = --allow-downgrade ]; then downgrade=yes; set -- "$1" "$2"; fi
   [ $# -eq 2 ] || usage
   src=$1
   want=$(echo "$2" | tr 'A-F' 'a-f')
@@ -190,14 +269,22 @@ cmd_upgrade_install() {
   # The hash is taken as the copy is made: one read of the input.
   got=$(cat -- "$src" | tee "$STAGE/update-img.tar.zst" | sha256sum | cut -d' ' -f1)
   [ "$got" = "$want" ] || die "sha256 mismatch: expected $want, got $got (truncated or corrupted?); nothing written"
+  check_signature
   failed=$STAGE/pipe-failed
   rm -f "$failed"
   unzstd 2>/dev/null | { tar -tvf - > "$STAGE/listing" 2>/dev/null || echo tar >> "$failed"; }
+  unzstd 2>/dev/null | { tar -tf - > "$STAGE/names" 2>/dev/null || echo tar >> "$failed"; }
   [ ! -e "$failed" ] || die "update image is not a readable tar.zst ($(tr '\n' ' ' < "$failed")failed); nothing written"
-  for m in VERSION.TXT boot.img root.img; do
-    [ -n "$(member_size "$m")" ] || die "update image has no $m (not an update-img.tar.zst, or damaged); nothing written"
-  done
+  # Exactly the three members, each once: names are compared whole, never by suffix.
+  [ "$(sort "$STAGE/names")" = "$(echo "$MEMBERS" | tr ' ' '\n' | sort)" ] ||
+    die "update image members are $(tr '\n' ' ' < "$STAGE/names" | cut -c1-200)but must be exactly: $MEMBERS (not an update-img.tar.zst, or damaged); nothing written"
   version=$(member_to VERSION.TXT head -n 1) || die "cannot read VERSION.TXT; nothing written"
+  echo "$version" | grep -qx '[A-Za-z0-9][A-Za-z0-9._+~-]\{0,63\}' || die "VERSION.TXT holds no valid version ($(echo "$version" | cut -c1-40 | tr -cd '[:print:]')); nothing written"
+  running=$(head -n 1 "$VERSION_FILE" 2>/dev/null || echo unknown)
+  if [ "$running" != unknown ] && older "$version" "$running"; then
+    [ "$downgrade" = yes ] || die "version $version is older than the running $running: refusing a downgrade (pass --allow-downgrade to install it anyway); nothing written"
+    say "downgrade from $running to $version allowed by --allow-downgrade"
+  fi
   for p in boot root; do
     dev=$PARTS/${tgt}_$p
     [ -e "$dev" ] || die "no partition $dev"
