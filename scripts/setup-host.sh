@@ -32,6 +32,7 @@ shellcheck
 openssl
 openssh-client
 jq
+strace
 "
 
 missing=""

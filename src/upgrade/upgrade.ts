@@ -8,6 +8,7 @@ import { run } from "../exec.ts";
 import { ToolFailedError, UserError } from "../errors.ts";
 import { sha256File } from "../build/digest.ts";
 import { existsSync } from "node:fs";
+import { readSignature } from "../image/update-signature.ts";
 import { hostKeyProblem, knownHostsName, SshSession, type HostKeyProblem, type SshResult, type SshTarget } from "./ssh.ts";
 
 export const MANAGEBOOT = "/opt/ic/bin/manageboot.sh";
@@ -149,6 +150,8 @@ export interface UpgradeOptions {
   installStallMs?: number;
   /** upgrade-commit (default COMMIT_TIMEOUT_MS). */
   commitTimeoutMs?: number;
+  /** Let the device install a version older than the one it runs. */
+  allowDowngrade?: boolean;
   onProgress?: (line: string) => void;
   /** What the user must see even with --json (trust on first use). */
   onWarning?: (line: string) => void;
@@ -197,9 +200,11 @@ export async function upgrade(o: UpgradeOptions): Promise<UpgradeResult> {
       throw fail("cannot read the device's boot state over ssh", before.error);
     }
     say(`device runs version ${before.version} on slot ${before.current} (boot_cycle ${before.boot_cycle}); installing ${version} into slot ${before.target}`);
+    const signature = await readSignature(o.image);
+    say(signature ? `the image is signed by key ${signature.key.slice(0, 16)}; the device checks it against the keys it trusts` : "the image is not signed: only an image that allows unsigned upgrades (dev) installs it");
 
     const t0 = Date.now();
-    const install = await session.exec(sudo(`upgrade-install - ${sha256}`), { stdinFile: o.image, onStderr: fromDevice, idleMs: stallMs, timeoutMs: installMs });
+    const install = await session.exec(sudo(`upgrade-install - ${sha256}${o.allowDowngrade ? " --allow-downgrade" : ""}`), { stdinFile: o.image, onStderr: fromDevice, idleMs: stallMs, timeoutMs: installMs });
     if (install.timedOut === "idle") {
       throw fail(`upgrade-install timed out: no progress from the device and no image bytes taken for ${seconds(stallMs)} (--stall-timeout); ssh was stopped, the running system is unchanged`, tail(install));
     }

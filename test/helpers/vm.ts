@@ -8,13 +8,16 @@ import { join } from "node:path";
 import type { VmHandle } from "../../src/vm/vm.ts";
 import { icos } from "./cli.ts";
 
-/** An ed25519 key pair for admin (in `dir`), and the CONFIG media for `config` carrying its public key. */
-export function configMediaWithKey(dir: string, config: string): { media: string; key: string } {
+/**
+ * An ed25519 key pair (in `dir`), and the CONFIG media for `config` carrying its public key for
+ * admin (and for the other `accounts`).
+ */
+export function configMediaWithKey(dir: string, config: string, accounts: string[] = ["admin"]): { media: string; key: string } {
   const keys = join(dir, "keys");
   mkdirSync(keys, { recursive: true });
   const key = join(dir, "id_admin");
   spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "icos-test", "-f", key]);
-  copyFileSync(`${key}.pub`, join(keys, "admin"));
+  for (const account of accounts) copyFileSync(`${key}.pub`, join(keys, account));
   const media = join(dir, "config.img");
   const r = icos(["config", "guestos", "--config", config, "--ssh-keys", keys, "--out", media]);
   assert.equal(r.code, 0, r.stderr);
@@ -105,10 +108,16 @@ export async function consoleDialog(vm: VmHandle, steps: { expect: RegExp; send:
   let from = text.length;
   // An idle getty printed its prompt long ago: an empty line makes it print a fresh one.
   sock.write("\n");
-  for (const step of steps) {
+  for (const [i, step] of steps.entries()) {
     const end = Date.now() + timeoutMs;
+    let nudged = Date.now();
     while (!step.expect.test(text.slice(from))) {
       if (Date.now() > end) throw new Error(`console: no ${step.expect} within ${timeoutMs} ms; last output:\n${text.slice(-500)}`);
+      // Boot messages printed after the first prompt hide it: ask for a fresh one now and then.
+      if (i === 0 && Date.now() - nudged > 5000) {
+        sock.write("\n");
+        nudged = Date.now();
+      }
       await new Promise((r) => setTimeout(r, 500));
     }
     from = text.length;

@@ -15,6 +15,7 @@ interface UpgradeFlags {
   timeout: string;
   installTimeout?: string;
   stallTimeout: string;
+  allowDowngrade?: boolean;
   json?: boolean;
 }
 
@@ -40,6 +41,7 @@ export function register(program: Command): void {
     .option("--timeout <seconds>", "how long the reboot into the new slot may take until it confirms", "600")
     .option("--install-timeout <seconds>", "give up on upgrade-install after this long in all (default: 1800, or 1 s per MiB of the unpacked image if more)")
     .option("--stall-timeout <seconds>", "give up on upgrade-install when the device reports no progress and takes no image bytes for this long", String(INSTALL_STALL_MS / 1000))
+    .option("--allow-downgrade", "let the device install a version older than the one it runs (it refuses by default)")
     .option("--json", "print { device, from, to, sha256, seconds } as JSON")
     .addHelpText(
       "after",
@@ -65,6 +67,7 @@ export function register(program: Command): void {
         timeoutMs: timeout * 1000,
         installTimeoutMs: installTimeout === undefined ? undefined : installTimeout * 1000,
         installStallMs: stallTimeout * 1000,
+        allowDowngrade: !!flags.allowDowngrade,
         onProgress: flags.json ? undefined : (line) => console.error(`${clock()} ${line}`),
         onWarning: (line) => console.error(line),
       });

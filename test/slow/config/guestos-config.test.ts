@@ -1,10 +1,10 @@
 // Slow tier: GuestOS identity and config injection, in a VM with a CONFIG media.
 import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ensureGuestosBase, icosJson } from "../../helpers/build.ts";
-import { configMediaWithKey, consoleDialog, nthLine, rebootFromConsole, ssh, sshHostKey, waitForSsh } from "../../helpers/vm.ts";
+import { configMediaWithKey, consoleDialog, nthLine, ssh, sshHostKey, waitForSsh } from "../../helpers/vm.ts";
 import { scratch } from "../../helpers/tmp.ts";
 import { ROOT } from "../../../src/paths.ts";
 import { startVm } from "../../../src/vm/vm.ts";
@@ -24,7 +24,7 @@ describe("guestos identity and config injection", { concurrency: false }, () => 
 
   test("with a CONFIG media: ssh as admin, identity from the config, and the same after a reboot", async (t) => {
     const dir = scratch(t, "icos-cfg-");
-    const { media, key } = configMediaWithKey(dir, FIXTURE);
+    const { media, key } = configMediaWithKey(dir, FIXTURE, ["admin", "readonly", "backup"]);
     const vm = await startVm({ disk, configMedia: media, name: "config-test" });
     t.after(() => vm.stop());
     const ready = await vm.waitReady(BOOT_MS);
@@ -51,14 +51,28 @@ describe("guestos identity and config injection", { concurrency: false }, () => 
     const pw = ssh(vm.sshPort, "admin", "/dev/null", "true", ["-o", "PreferredAuthentications=password", "-o", "BatchMode=yes"]);
     assert.notEqual(pw.code, 0);
     assert.match(pw.stderr, /Permission denied \(publickey\)/);
+    // Secrets are root's: readonly and backup (and admin, who is not root) read none of them.
+    const secrets = ["/run/config/config.json", "/run/config/accounts_ssh_authorized_keys/admin", "/boot/config/bootstrap/config.json", "/boot/config/ssh/etc/ssh/ssh_host_ed25519_key"];
+    for (const user of ["readonly", "backup", "admin"]) {
+      const r = ssh(vm.sshPort, user, key, `for f in ${secrets.join(" ")}; do cat "$f" >/dev/null 2>&1 && echo "READABLE $f"; done; ls /boot/config /run/config 2>&1; echo done`);
+      assert.equal(r.code, 0, `${user}: ${r.stderr}`);
+      assert.doesNotMatch(r.stdout, /READABLE/, user);
+      assert.match(r.stdout, /ls: cannot open directory '\/boot\/config': Permission denied[\s\S]*ls: cannot open directory '\/run\/config': Permission denied[\s\S]*done/, user);
+    }
+    assert.equal(run("stat -c '%a %U' /run/config /boot/config"), "700 root\n700 root");
+
     const hostKey = () => sshHostKey(vm.sshPort);
     const before = { machineId: run("cat /etc/machine-id"), hostKey: hostKey() };
-    assert.equal(run("cat /boot/config/machine-id"), before.machineId);
 
-    // Reboot from the console (dev: root/root), then compare the identity.
+    // As root on the console (dev: root/root; /boot/config is root's): the saved machine-id, then a reboot.
     run("sync");
     const second = nthLine(vm, READY_LINE, 2, BOOT_MS);
-    await rebootFromConsole(vm);
+    await consoleDialog(vm, [
+      { expect: /login: ?$/, send: "root\n" },
+      { expect: /Password: ?$/, send: "root\n" },
+      { expect: /# ?$/, send: "sed 's/^/SAVED-/' /boot/config/machine-id\n" },
+      { expect: new RegExp(`^SAVED-${before.machineId}\\r?$`, "m"), send: "systemctl reboot\n" },
+    ], 60_000);
     assert.match(await second, /state=running failed=0/);
     await waitForSsh(vm.sshPort, "admin", key, 60_000);
     assert.equal(run("cat /etc/machine-id"), before.machineId);
@@ -79,18 +93,31 @@ describe("guestos identity and config injection", { concurrency: false }, () => 
     ], 60_000);
   });
 
-  test("a malformed CONFIG media is refused with a clear message", async (t) => {
+  test("a hostile CONFIG media (shell words in a field, a newline into the .network file) is refused on the console; nothing of it runs", async (t) => {
     const dir = scratch(t, "icos-cfg-");
-    // A vfat labelled CONFIG whose config.json is not JSON.
+    // The media icos would never write, made by hand: what a compromised host could attach.
+    const config = JSON.parse(readFileSync(FIXTURE, "utf8")) as Record<string, any>;
+    config.network_settings.ipv6_config.Deterministic.prefix = ["x", "sh", "-c", "touch /run/PWNED; echo PWNED > /dev/console"];
+    config.network_settings.domain_name = "example.org\n[Network]\nDNS=203.0.113.1";
     const files = join(dir, "files");
     mkdirSync(files);
-    writeFileSync(join(files, "config.json"), "not json\n");
+    writeFileSync(join(files, "config.json"), JSON.stringify(config, null, 2));
     const { buildVfat } = await import("../../../src/image/vfat.ts");
-    const media = join(dir, "bad.img");
+    const media = join(dir, "hostile.img");
     await buildVfat({ out: media, sizeBytes: 16 << 20, label: "CONFIG", volumeId: "C0FFEE00", files, sourceDateEpoch: 1700000000 });
-    const vm = await startVm({ disk, configMedia: media, name: "bad-config-test" });
+    const vm = await startVm({ disk, configMedia: media, name: "hostile-config-test" });
     t.after(() => vm.stop());
-    await vm.waitFor(/bootstrap-ic-node: ERROR: config\.json on the CONFIG media is not a JSON object/, BOOT_MS);
-
+    const refused = await vm.waitFor(/bootstrap-ic-node: ERROR: CONFIG media refused/, BOOT_MS);
+    assert.match(refused, /config\.json: network_settings\.ipv6_config\.Deterministic\.prefix: expected string/);
+    const ready = await vm.waitFor(READY_LINE, BOOT_MS);
+    assert.doesNotMatch(ready, /failed=0/, "the node does not come up as if configured");
+    // Nothing ran, nothing was kept, nothing configured the network.
+    await consoleDialog(vm, [
+      { expect: /login: ?$/, send: "root\n" },
+      { expect: /Password: ?$/, send: "root\n" },
+      { expect: /# ?$/, send: "ls -d /run/PWNED /run/config /boot/config/bootstrap /run/systemd/network/10-icos.network 2>/dev/null | wc -l | sed 's/^/FOUND-/'\n" },
+      { expect: /^FOUND-0\r?$/m, send: "exit\n" },
+    ], 60_000);
+    assert.doesNotMatch(readFileSync(vm.serialLog, "latin1"), /^PWNED\r?$/m, "the injected command did not run");
   });
 });

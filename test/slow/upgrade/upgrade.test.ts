@@ -4,7 +4,7 @@
 // install leaves the old system booting.
 import { after, before, describe, test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -86,7 +86,10 @@ describe("A/B upgrades in a VM", { concurrency: false }, () => {
   before(() => {
     ensureGuestosBase();
     out = mkdtempSync(join(tmpdir(), "icos-upgrade-out-"));
-    for (const v of VERSIONS) icosJson(["build", "guestos/dev", "--scale", "1/64", "--version", v], { env: { ICOS_OUT_DIR: join(out, v) } });
+    // Signed update images: the device verifies them with the key its image trusts.
+    const key = join(out, "signing.pem");
+    assert.equal(spawnSync("openssl", ["genpkey", "-algorithm", "ed25519", "-out", key]).status, 0);
+    for (const v of VERSIONS) icosJson(["build", "guestos/dev", "--scale", "1/64", "--version", v, "--signing-key", key], { env: { ICOS_OUT_DIR: join(out, v) } });
   });
   after(() => rmSync(out, { recursive: true, force: true }));
 
@@ -107,6 +110,17 @@ describe("A/B upgrades in a VM", { concurrency: false }, () => {
       assert.match(r.stderr, /sha256 mismatch: .*nothing written/, what);
       assert.doesNotMatch(r.stderr, /writing/, what);
     }
+    // Signed, then altered (with the sha256 of the altered file): the signature no longer covers it.
+    const altered = Buffer.from(good);
+    altered[100] = altered[100]! ^ 0x01;
+    const a = ssh(dev.vm.sshPort, "admin", dev.key, `${MANAGEBOOT} upgrade-install - ${sha256(altered)}`, [], altered);
+    assert.equal(a.code, 1, a.stderr);
+    assert.match(a.stderr, /altered after signing\); nothing written/);
+    // An older version (unsigned, which this dev image would take) is a downgrade: refused.
+    const older = await damagedUpdate(scratch(t, "icos-upgrade-old-"), "0.9.0", async () => undefined);
+    const o = ssh(dev.vm.sshPort, "admin", dev.key, `${MANAGEBOOT} upgrade-install - ${sha256(readFileSync(older))}`, [], readFileSync(older));
+    assert.equal(o.code, 1, o.stderr);
+    assert.match(o.stderr, /version 0\.9\.0 is older than the running 1\.0\.0: refusing a downgrade/);
     assert.deepEqual(pick(dev.status(), ...Object.keys(fresh)), fresh, "the refused images changed nothing");
 
     const r2 = await dev.upgrade(built("2.0.0", "update-img.tar.zst"));
@@ -119,6 +133,8 @@ describe("A/B upgrades in a VM", { concurrency: false }, () => {
     assert.equal(dev.sh("cat /opt/ic/share/version.txt"), "2.0.0");
     assert.deepEqual(pick(dev.status(), "current", "boot_cycle", "version_A", "version_B"), { current: "B", boot_cycle: "stable", version_A: "1.0.0", version_B: "2.0.0" });
     assert.deepEqual(identity(), id1, "machine-id and ssh host key survive the upgrade");
+    // The signed image was verified, not let through as unsigned (which this dev image would say on the console).
+    assert.doesNotMatch(readFileSync(dev.vm.serialLog, "latin1"), /installing an update image that is not signed/);
 
     const r3 = await dev.upgrade(built("3.0.0", "update-img.tar.zst"));
     assert.equal(r3.code, 0, r3.stderr);
@@ -166,6 +182,8 @@ describe("A/B upgrades in a VM", { concurrency: false }, () => {
       assert.match(await intoB, /slot B from hd0,gpt7 \(boot_cycle now failsafe_check\)/, version);
       assert.match(await backToA, /slot A from hd0,gpt4 \(boot_cycle now stable\)/, version);
       await dev.vm.waitFor(sign, 1000);
+      // Re-packed by the test, so unsigned: the dev image takes it and says so.
+      assert.match(readFileSync(dev.vm.serialLog, "latin1"), /manageboot: WARNING: installing an update image that is not signed by a trusted key/);
       assert.deepEqual(pick(dev.status(), "current", "boot_cycle", "version"), { current: "A", boot_cycle: "stable", version: "1.0.0" });
       t.diagnostic(`${version}: rolled back`);
     }

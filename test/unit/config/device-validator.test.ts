@@ -10,6 +10,7 @@ import { CONFIG_VERSION } from "../../../src/config/schema.ts";
 import { parseAnyVersion } from "../../../src/config/versions.ts";
 import { IC_OS_DIR } from "../../../src/paths.ts";
 import { INVALID, validConfig, validVariants } from "../../fixtures/config/cases.ts";
+import { mulberry32 } from "../../helpers/prng.ts";
 
 const SHARE = join(IC_OS_DIR, "components/config-injection/opt/ic/share");
 
@@ -77,17 +78,6 @@ describe("device validator: the shared table", () => {
 });
 
 // ---- the fuzz: seeded, bounded, the same verdict on every mutated config ----
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const STRINGS = [
   "", " ", "x", "2a00:fb01:400:200", "2a00:fb01:400:200::", "2a00:fb01:400:200::1", "::", "::1", "fe80::1%eth0", "1:2:3:4:5:6:7:8", "::ffff:192.0.2.1",

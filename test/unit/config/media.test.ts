@@ -176,3 +176,35 @@ describe("config media: every problem before anything is written", () => {
     assert.equal(readFileSync(out, "utf8"), "old");
   });
 });
+
+describe("config media: the node operator key", () => {
+  it("is written when use_node_operator_private_key is true and a PEM private key is given; mismatches and non-keys are problems", async (t) => {
+    const dir = scratch(t);
+    const pem = join(dir, "operator.pem");
+    assert.equal((await run("openssl", ["genpkey", "-algorithm", "ed25519", "-out", pem])).code, 0);
+    const withFlag = (flag: boolean) => {
+      const c = readFixture("1.1.0");
+      c.icos_settings.use_node_operator_private_key = flag;
+      c.icos_settings.use_ssh_authorized_keys = false;
+      return c;
+    };
+    const out = join(dir, "config.img");
+    const r = await writeConfigMedia({ config: withFlag(true), configFile: "node.json", nodeOperatorKey: pem, out });
+    assert.ok(r.files.includes("node_operator_private_key.pem"), r.files.join());
+    const copy = join(dir, "copy.pem");
+    await run("mcopy", ["-i", out, "::node_operator_private_key.pem", copy], { env: MTOOLS });
+    assert.deepEqual(readFileSync(copy), readFileSync(pem));
+
+    assert.deepEqual(await problemsOf({ config: withFlag(true), configFile: "node.json", out: join(dir, "a.img") }), [
+      "icos_settings.use_node_operator_private_key: true, but no key was given (--node-operator-key FILE)",
+    ]);
+    assert.deepEqual(await problemsOf({ config: withFlag(false), configFile: "node.json", nodeOperatorKey: pem, out: join(dir, "b.img") }), [
+      `icos_settings.use_node_operator_private_key: false, but a key was given (${pem}); set it to true or leave the key out`,
+    ]);
+    const notKey = join(dir, "not-a-key.pem");
+    writeFileSync(notKey, "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n");
+    assert.deepEqual(await problemsOf({ config: withFlag(true), configFile: "node.json", nodeOperatorKey: notKey, out: join(dir, "c.img") }), [
+      `${notKey}: not an unencrypted PEM private key (openssl pkey cannot read it)`,
+    ]);
+  });
+});

@@ -15,24 +15,13 @@ import { encodeGpt, MAX_ENTRY_COUNT, MAX_ENTRY_SIZE, PARTITION_TYPES, type GptDi
 import { nameGuid } from "../../../src/formats/guid.ts";
 import { icosAsync } from "../../helpers/cli.ts";
 import { scratch } from "../../helpers/tmp.ts";
+import { mulberry32 } from "../../helpers/prng.ts";
 
 const SEED = 0x1c05_9a7e;
 const ITERATIONS = 3000;
 const SECTOR = 512;
 const TOTAL_LBAS = 256; // 128 KiB: primary GPT 0..33, usable 34..222, backup array 223..254, header 255
 const LAST = TOTAL_LBAS - 1;
-
-/** mulberry32: a tiny seeded PRNG, so every run mutates the same way. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 function validImage(): Buffer {
   const disk: GptDisk = {

@@ -13,13 +13,15 @@ BLANK_MIB=4
 
 status=0
 fstype=$(blkid -p -o value -s TYPE "$dev" 2>/dev/null) || status=$?
+# On a partition, blkid also reports the partition table entry (exit 0 without a TYPE).
+[ "$status" -ne 0 ] || [ -n "$fstype" ] || status=2
 case $status in
   0)
-    [ "$fstype" = ext4 ] || icos_fail "$dev holds a ${fstype:-unknown} filesystem, not ext4: refusing to format it (the node's identity may be on it); inspect it by hand"
+    [ "$fstype" = ext4 ] || icos_fail "$dev holds a $fstype filesystem, not ext4: refusing to format it (the node's identity may be on it); inspect it by hand"
     icos_say "ext4 filesystem present on $dev"
     exit 0
     ;;
-  2) ;; # no signature found: maybe blank, checked below
+  2) ;; # no filesystem signature: maybe blank, checked below
   8) icos_fail "$dev carries more than one filesystem signature (blkid exit 8): refusing to format it; inspect it by hand (wipefs -n $dev)" ;;
   *) icos_fail "cannot probe $dev (blkid exit $status): refusing to format it" ;;
 esac

@@ -15,14 +15,15 @@ problems=$(mktemp)
 trap 'rm -f "$problems"' EXIT
 
 problem() { echo "$*" >> "$problems"; }
-rule() { jq -r "$1" "$rules"; }
 size_of() { stat -c %s -- "$1"; }
 
-keys_dir=$(rule .ssh_keys_dir)
-operator_key=$(rule .node_operator_key_file)
-max_config=$(rule .max_config_bytes)
-max_file=$(rule .max_file_bytes)
-allowed=" $(rule '.files | join(" ")') $keys_dir $(jq -r --arg d "$keys_dir" '.ssh_accounts | map($d + "/" + .) | join(" ")' "$rules") "
+# Every rule in one jq run (jq is slow to start under emulation), one per line.
+{
+  read -r keys_dir; read -r operator_key; read -r max_config; read -r max_file; read -r accounts; read -r files
+} <<EOF_RULES
+$(jq -r '.ssh_keys_dir, .node_operator_key_file, .max_config_bytes, .max_file_bytes, (.ssh_accounts | join(" ")), (.files | join(" "))' "$rules")
+EOF_RULES
+allowed=" $files $keys_dir $(for a in $accounts; do printf '%s/%s ' "$keys_dir" "$a"; done)"
 
 # The tree: names are checked before anything is read (a name with a newline or a space cannot
 # match an allowed name, so reading find's output line by line is safe here).
@@ -47,7 +48,7 @@ elif [ "$(jq -s length "$config" 2>/dev/null)" != 1 ]; then
   problem "config.json: not one JSON document ($(jq -s length "$config" 2>&1 >/dev/null | head -n 1 | cut -c1-120))"
 else
   set --
-  for account in $(jq -r '.ssh_accounts[]' "$rules"); do
+  for account in $accounts; do
     f=$dir/$keys_dir/$account
     if [ -f "$f" ] && [ ! -L "$f" ]; then set -- "$@" --rawfile "key_$account" "$f"; fi
   done
