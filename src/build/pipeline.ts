@@ -49,7 +49,10 @@ export function outDirOf(target: Target): string {
 export async function build(target: Target, opts: BuildOptions): Promise<BuildResult> {
   const progress = new Progress(opts.quiet);
   const layout = resolveLayout(loadLayout(join(target.os.dir, target.os.layout)), { scale: opts.scale });
-  const { store, release } = openStore(opts.cacheDir);
+  // The lock wait and damaged cache entries are reported like every other step (a --json build stays quiet).
+  const note = (line: string) => progress.note(line);
+  const { store, release } = openStore(opts.cacheDir, { note });
+  store.note = note;
   try {
     const image = await buildImage(store, target, progress);
     const trust = {

@@ -145,6 +145,6 @@ describe("guestos images", { concurrency: false }, () => {
     writeFileSync(osYaml, readFileSync(osYaml, "utf8").replace("  - ready-report\n", "  - ready-report\n  - no-such-component\n"));
     const r = icos(["build", "guestos/dev"], { env: defs.env });
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /os\.yaml: 1 problem:\n  components\[\d\]: no component folder ic-os\/components\/no-such-component/);
+    assert.match(r.stderr, /os\.yaml: 1 problem:\n  components\[\d+\]: no component folder ic-os\/components\/no-such-component/);
   });
 });

@@ -135,7 +135,8 @@ size_of() {
 # version.txt on a slot's boot partition, read without mounting it.
 slot_version() {
   dev=$PARTS/${1}_boot
-  v=$(debugfs -R "cat /version.txt" "$dev" 2>/dev/null | head -n 1) || true
+  # The other slot may hold anything: print at most 64 printable characters of it.
+  v=$(debugfs -R "cat /version.txt" "$dev" 2>/dev/null | head -n 1 | tr -cd '[:alnum:]._+~-' | cut -c1-64) || true
   echo "${v:-none}"
 }
 
