@@ -24,24 +24,34 @@ export function configMediaWithKey(dir: string, config: string, accounts: string
   return { media, key };
 }
 
+/**
+ * The VM's ed25519 host key lines as ssh-keyscan sees them (`[127.0.0.1]:PORT ssh-ed25519 KEY`),
+ * retried: a busy sshd under TCG sometimes answers with its banner and no key.
+ */
+function keyscan(port: number): string[] {
+  let stderr = "";
+  for (let i = 0; i < 5; i++) {
+    const r = spawnSync("ssh-keyscan", ["-T", "30", "-p", String(port), "-t", "ed25519", "127.0.0.1"], { encoding: "utf8" });
+    const lines = r.stdout.split("\n").filter((l) => l.startsWith(`[127.0.0.1]:${port} ssh-ed25519 `));
+    if (lines.length > 0) return lines;
+    stderr = r.stderr;
+    spawnSync("sleep", ["3"]);
+  }
+  return assert.fail(`ssh-keyscan -p ${port} 127.0.0.1: no ed25519 host key in 5 tries: ${stderr}`);
+}
+
 /** The VM's ed25519 host key as a client sees it (the key files on /boot/config/ssh are root-only). */
 export function sshHostKey(port: number): string {
-  const r = spawnSync("ssh-keyscan", ["-p", String(port), "-t", "ed25519", "127.0.0.1"], { encoding: "utf8" });
-  const key = r.stdout.split("\n").find((l) => l.includes("ssh-ed25519"));
-  assert.ok(key, `ssh-keyscan: ${r.stderr}`);
-  return key.split(" ").slice(1).join(" ");
+  return keyscan(port)[0]!.split(" ").slice(1).join(" ");
 }
 
 /**
- * Write a known_hosts file with the VM's host keys as ssh-keyscan sees them now (lines
- * `[127.0.0.1]:PORT TYPE KEY`), for `icos upgrade --known-hosts`: taken before an upgrade, it makes
- * icos check that the machine keeps its key across it.
+ * Write a known_hosts file with the VM's ed25519 host key as ssh-keyscan sees it now, for `icos
+ * upgrade --known-hosts`: taken before an upgrade, it makes icos check that the machine keeps its
+ * key across it.
  */
 export function knownHostsOf(port: number, file: string): string {
-  const r = spawnSync("ssh-keyscan", ["-T", "30", "-p", String(port), "127.0.0.1"], { encoding: "utf8" });
-  const lines = r.stdout.split("\n").filter((l) => l.startsWith(`[127.0.0.1]:${port} `));
-  assert.ok(lines.some((l) => l.includes(" ssh-ed25519 ")), `ssh-keyscan: ${r.stderr}`);
-  writeFileSync(file, lines.join("\n") + "\n");
+  writeFileSync(file, keyscan(port).join("\n") + "\n");
   return file;
 }
 

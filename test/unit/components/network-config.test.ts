@@ -7,6 +7,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { IC_OS_DIR, ROOT } from "../../../src/paths.ts";
 import { scratch } from "../../helpers/tmp.ts";
+import * as hostDerive from "../../../src/config/derive.ts";
+import { PREFIX64 } from "../../../src/config/patterns.ts";
 
 const BIN = join(IC_OS_DIR, "components/network-config/opt/ic/bin");
 const derive = (...args: string[]) => execFileSync(join(BIN, "icos-derive.sh"), args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
@@ -59,4 +61,12 @@ test("generate-network-config.sh writes the networkd file for a Deterministic co
   assert.match(network, /^IPv6AcceptRA=no$/m);
   assert.match(network, /^Address=10\.0\.2\.15\/24$/m);
   assert.equal(canonical(readFileSync(join(cfgDir, "ipv6-expected"), "utf8").trim()), "fd00:cafe::6801:f8ff:fe87:a48a");
+});
+
+test("icos-derive.sh reads every spelling of a /64 prefix the config schema accepts as the host does", () => {
+  const mac = "6a:01:11:22:33:44";
+  for (const prefix of ["fd00:cafe::", "fd00:cafe:0:0", "FD00:CAFE::", "a:b:c:d:0::", "a:b:c:d::0:0", "::0.0.0.0", "::", "1:2:3:4::0.0.0.0", "2a00:fb01:400:200::", "2a00:fb01:400:200"]) {
+    assert.ok(PREFIX64.test(prefix), `${prefix} is a prefix the schema accepts`);
+    assert.equal(canonical(derive("ipv6", prefix, mac)), hostDerive.eui64Address(prefix, mac), prefix);
+  }
 });

@@ -44,6 +44,10 @@ check() {
     echo "$out" | while IFS= read -r line; do icos_say "refused: $line"; done
     icos_fail "$2 refused: $(echo "$out" | head -n 3 | tr '\n' ';' | sed 's/;$//')$([ "$(echo "$out" | wc -l)" -le 3 ] || echo "; ...") (nothing of it is used)"
   fi
+  # jq reads a few things JSON does not allow (a byte-order mark, "+1", "0100", "NaN"): what is
+  # kept and used is jq's strict JSON of what was checked, never the original bytes.
+  jq . "$1/config.json" > "$1/config.json.strict" || icos_fail "$2: cannot rewrite config.json"
+  mv -f "$1/config.json.strict" "$1/config.json"
 }
 
 # Replace the saved tree in one rename: a new directory, fsynced, then a symlink swapped over the

@@ -12,7 +12,8 @@ share=${ICOS_SHARE:-$(dirname "$0")/../share}
 schema=$share/config-schema.json
 rules=$share/config-media.json
 problems=$(mktemp)
-trap 'rm -f "$problems"' EXIT
+trap 'rm -f "$problems" "$problems.json"' EXIT
+MAX_ENTRIES=64
 
 problem() { echo "$*" >> "$problems"; }
 size_of() { stat -c %s -- "$1"; }
@@ -25,8 +26,18 @@ $(jq -r '.ssh_keys_dir, .node_operator_key_file, .max_config_bytes, .max_file_by
 EOF_RULES
 allowed=" $files $keys_dir $(for a in $accounts; do printf '%s/%s ' "$keys_dir" "$a"; done)"
 
-# The tree: names are checked before anything is read (a name with a newline or a space cannot
-# match an allowed name, so reading find's output line by line is safe here).
+# The tree: names are checked before anything is read. A name with a newline is refused first
+# (it would read as two lines below); a bounded count keeps a media of many files cheap to refuse.
+entries=$(find "$dir" -mindepth 1 | wc -l)
+if [ "$entries" -gt "$MAX_ENTRIES" ]; then
+  echo "(media): $entries entries, more than $MAX_ENTRIES: not a CONFIG media" >&2
+  exit 2
+fi
+if [ -n "$(find "$dir" -mindepth 1 -name '*
+*' | head -c 1)" ]; then
+  echo "(media): a file name with a newline: not a CONFIG media" >&2
+  exit 2
+fi
 (cd "$dir" && find . -mindepth 1) | sed 's|^\./||' | while IFS= read -r entry; do
   case $allowed in
     *" $entry "*) ;;
@@ -52,8 +63,13 @@ else
     f=$dir/$keys_dir/$account
     if [ -f "$f" ] && [ ! -L "$f" ]; then set -- "$@" --rawfile "key_$account" "$f"; fi
   done
-  jq -r --slurpfile schema "$schema" --slurpfile rules "$rules" "$@" -f "$share/validate-config.jq" "$config" | jq -r '.[]' >> "$problems" ||
-    problem "config.json: the validator failed"
+  # Two steps, each checked: a validator that fails must never read as "no problems".
+  if jq -c --slurpfile schema "$schema" --slurpfile rules "$rules" "$@" -f "$share/validate-config.jq" "$config" > "$problems.json" &&
+    jq -r '.[]' "$problems.json" >> "$problems"; then
+    :
+  else
+    problem "config.json: the validator failed (jq: $(head -c 200 "$problems.json" | tr -d '\n'))"
+  fi
   use_key=$(jq -r '.icos_settings.use_node_operator_private_key? // empty' "$config" 2>/dev/null || true)
   if [ "$use_key" = true ] && [ ! -f "$dir/$operator_key" ]; then
     problem "config.json: icos_settings.use_node_operator_private_key: true, but the media has no $operator_key"

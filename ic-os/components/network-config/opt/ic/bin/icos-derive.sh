@@ -37,26 +37,36 @@ derive_mac() {
   fi
 }
 
-# The first four groups of a /64 prefix, e.g. "fd00:cafe::" -> "fd00 cafe 0 0".
+# The first four groups of a /64 prefix in any form the config allows: "fd00:cafe:0:0",
+# "fd00:cafe::", "a:b:c:d:0::", "::0.0.0.0" -> "fd00 cafe 0 0". The address is expanded to its
+# eight groups (an IPv4 tail counts as two), then cut to four.
 prefix_groups() {
   p=$(lower "$1")
   p=${p%/64}
   case $p in
-    *::*)
-      head=${p%%::*}
-      tail=${p#*::}
-      ;;
+    *::*::*) echo "icos-derive: not a /64 prefix: $1" >&2; exit 2 ;;
+    *::*) head=${p%%::*}; tail=${p#*::} ;;
     *) head=$p; tail="" ;;
   esac
-  n=0
-  out=""
-  for g in $(echo "$head" | tr ':' ' '); do out="$out $g"; n=$((n + 1)); done
-  tail_groups=$(echo "$tail" | tr ':' ' ')
-  t=0
-  for _ in $tail_groups; do t=$((t + 1)); done
-  while [ $((n + t)) -lt 4 ]; do out="$out 0"; n=$((n + 1)); done
-  for g in $tail_groups; do out="$out $g"; done
-  echo "$out" | awk '{ if (NF != 4) exit 1; print $1, $2, $3, $4 }' ||
+  # A dotted IPv4 tail is two groups of 16 bits.
+  case $tail in
+    *.*)
+      v4=${tail##*:}
+      rest=${tail%"$v4"}
+      tail="$rest$(echo "$v4" | awk -F. 'NF == 4 { printf "%x:%x", $1 * 256 + $2, $3 * 256 + $4 }')"
+      ;;
+  esac
+  h=$(echo "$head" | tr ':' ' ')
+  t=$(echo "$tail" | tr ':' ' ')
+  # shellcheck disable=SC2086 # count the groups
+  n=$(set -- $h $t; echo $#)
+  zeros=""
+  if [ -n "$tail" ] || [ "$p" != "$head" ]; then
+    i=$n
+    while [ "$i" -lt 8 ]; do zeros="$zeros 0"; i=$((i + 1)); done
+  fi
+  # shellcheck disable=SC2086
+  echo $h $zeros $t | awk '{ if (NF != 8 && NF != 4) exit 1; print $1, $2, $3, $4 }' ||
     { echo "icos-derive: not a /64 prefix: $1" >&2; exit 2; }
 }
 

@@ -70,9 +70,13 @@ cleanup() {
   return 0
 }
 
-# One manageboot at a time; the grub partition is mounted only while we need it.
+# One manageboot at a time; the grub partition is mounted only while we need it. The lock is
+# root's alone (0600 in a 0700 directory): no other account can hold it to stall a confirm.
 take_lock() {
   mkdir -p "$(dirname "$LOCK")"
+  chmod 0700 "$(dirname "$LOCK")"
+  (umask 077 && : >> "$LOCK")
+  chmod 0600 "$LOCK"
   exec 9> "$LOCK"
   flock -w "$LOCK_WAIT" 9 || die "another manageboot held the lock for more than $LOCK_WAIT s"
   trap cleanup EXIT
@@ -265,6 +269,8 @@ cmd_upgrade_install() {
   # Everything is checked on a private copy, so the file cannot change between check and write.
   mkdir -p "$STAGE"
   if [ -z "${MANAGEBOOT_STAGE:-}" ] && ! mountpoint -q "$STAGE"; then mount -t tmpfs -o mode=0700,size=75% tmpfs "$STAGE"; fi
+  # Through sudo (admin), only stdin: root must not read (and hash) a file admin names.
+  if [ -n "${SUDO_USER:-}" ] && [ "$src" != - ]; then die "through sudo the update image comes on stdin: upgrade-install - SHA256"; fi
   if [ "$src" != - ] && [ ! -f "$src" ]; then die "$src: no such file"; fi
   say "receiving the update image and its sha256"
   # The hash is taken as the copy is made: one read of the input.
