@@ -62,7 +62,7 @@ export async function build(target: Target, opts: BuildOptions): Promise<BuildRe
     const rootfs = await buildRootfs(store, target, layout, image.imageId, { version: opts.version, trust }, progress);
     const boot = await buildBootloader(store, target.os, layout, progress);
     const disk = await buildDisk(store, `${target.id} disk (${opts.fillB ? "A+B" : "A"})`, layout, boot, rootfs, { fillB: opts.fillB }, progress);
-    const artifacts = await buildArtifacts(store, `${target.id} archives`, disk, rootfs, { version: opts.version, sourceDateEpoch: target.os.sourceDateEpoch, signing: opts.signingKey }, progress);
+    const artifacts = await buildArtifacts(store, `${target.id} archives`, disk, rootfs, { version: opts.version, sourceDateEpoch: target.os.sourceDateEpoch, target: target.id, signing: opts.signingKey }, progress);
 
     // Hashes come from the stages that made the files (kept in the cache), not from re-reading them.
     const sums: Record<string, string> = { "disk.img": disk.diskSha256, ...artifacts.sha256 };

@@ -48,6 +48,8 @@ export function mediaRules() {
     ssh_keys_dir: SSH_KEYS_DIR,
     ssh_accounts: [...SSH_ACCOUNTS],
     ssh_key_types: [...KEY_TYPES],
+    ssh_key_line: KEY_LINE.source,
+    ssh_blank_or_comment_line: BLANK_OR_COMMENT_LINE.source,
     node_operator_key_file: NODE_OPERATOR_KEY_FILE,
     max_config_bytes: MAX_CONFIG_BYTES,
     max_file_bytes: MAX_KEY_FILE_BYTES,
@@ -97,14 +99,17 @@ export const KEY_TYPES = [
   "sk-ssh-ed25519@openssh.com",
   "sk-ecdsa-sha2-nistp256@openssh.com",
 ];
-const KEY_LINE = /^(\S+)\s+(AAAA[A-Za-z0-9+/]+={0,2})(?:\s+.*)?$/;
+// The lines of an authorized_keys file, by rules both validators read the same way (only spaces
+// and tabs count as blanks: JavaScript's \s and trim() and Oniguruma's \s disagree on others).
+export const KEY_LINE = /^[ \t]*([^ \t\r]+)[ \t]+(AAAA[A-Za-z0-9+/]+={0,2})(?:[ \t][^\r\n]*)?$/;
+export const BLANK_OR_COMMENT_LINE = /^[ \t]*(?:#[^\r\n]*)?$/;
 const KEY_WHAT = `an OpenSSH public key like "ssh-ed25519 AAAA... comment"`;
 const clip = (s: string): string => show(s.length > 60 ? `${s.slice(0, 57)}...` : s);
 
 /** The problems of one authorized_keys line, or undefined if it is a key. */
 function keyLineProblem(line: string): string | undefined {
   if (line.endsWith("\r")) return "ends in a carriage return (Windows line ending); use \\n only";
-  const m = KEY_LINE.exec(line.trim());
+  const m = KEY_LINE.exec(line);
   if (!m) return `expected ${KEY_WHAT}, got ${clip(line)}`;
   const [, type, blob] = m as unknown as [string, string, string];
   if (!KEY_TYPES.includes(type)) return `expected a key type (${KEY_TYPES.join(", ")}), got ${show(type)}`;
@@ -161,7 +166,7 @@ async function checkSshKeys(dir: string): Promise<{ problems: string[]; files: K
       .toString("utf8")
       .split("\n")
       .forEach((line, i) => {
-        if (line.trim() === "" || line.trimStart().startsWith("#")) return;
+        if (BLANK_OR_COMMENT_LINE.test(line)) return;
         const p = keyLineProblem(line);
         if (p === undefined) keys++;
         else {

@@ -3,10 +3,12 @@
 // zstd and tar skip, so the file stays an ordinary tar.zst. The payload is 1024 bytes of text,
 // padded with '#':
 //   icos-signature v1
+//   target=<the build target it is for, e.g. guestos/prod>
 //   sha256=<hex sha256 of every byte before the trailer>
 //   key=<hex sha256 of the signing key's public key, DER SubjectPublicKeyInfo>
 //   signature=<base64 signature of the statement below>
-// The signed statement is "icos-update-image v1\nsha256=<hex>\n", signed with `openssl pkeyutl
+// The signed statement is "icos-update-image v1\ntarget=<target>\nsha256=<hex>\n" (the target, so
+// that a key signing several variants cannot turn a prod node into a dev one), signed with `openssl pkeyutl
 // -sign -rawin` by an Ed25519 or ECDSA key (the key stays in openssl; icos never reads it). The
 // device (manageboot.sh check_signature) reads the same trailer and verifies with the same openssl.
 import { createHash, createPublicKey } from "node:crypto";
@@ -35,13 +37,14 @@ export interface SigningKey extends PublicKey {
 }
 
 export interface Signature {
+  target: string;
   sha256: string;
   key: string;
   signature: string;
 }
 
 /** The statement a signature covers. */
-export const signedStatement = (sha256: string): string => `icos-update-image v1\nsha256=${sha256}\n`;
+export const signedStatement = (target: string, sha256: string): string => `icos-update-image v1\ntarget=${target}\nsha256=${sha256}\n`;
 
 /** A public key (PEM) checked to be Ed25519 or ECDSA, with its fingerprint. */
 export function publicKeyOf(pem: string, what: string): PublicKey {
@@ -79,7 +82,7 @@ export async function loadTrustedKey(file: string): Promise<PublicKey> {
 }
 
 function encodePayload(s: Signature): Buffer {
-  const text = `${HEADER}\nsha256=${s.sha256}\nkey=${s.key}\nsignature=${s.signature}\n`;
+  const text = `${HEADER}\ntarget=${s.target}\nsha256=${s.sha256}\nkey=${s.key}\nsignature=${s.signature}\n`;
   if (text.length > SIGNATURE_PAYLOAD_BYTES) throw new Error(`signature payload of ${text.length} bytes does not fit ${SIGNATURE_PAYLOAD_BYTES}`);
   const frame = Buffer.alloc(SIGNATURE_FRAME_BYTES, "#");
   frame.writeUInt32LE(SIGNATURE_MAGIC, 0);
@@ -100,22 +103,22 @@ export async function readSignature(file: string): Promise<Signature | undefined
     const lines = frame.subarray(8).toString("latin1").replace(/#+$/, "").split("\n");
     const field = (k: string) => lines.find((l) => l.startsWith(`${k}=`))?.slice(k.length + 1) ?? "";
     if (lines[0] !== HEADER) return undefined;
-    return { sha256: field("sha256"), key: field("key"), signature: field("signature") };
+    return { target: field("target"), sha256: field("sha256"), key: field("key"), signature: field("signature") };
   } finally {
     await f.close();
   }
 }
 
-/** Append a signature trailer to `file` (an unsigned update image), signed with `key` through openssl. */
-export async function signUpdateImage(file: string, key: SigningKey): Promise<Signature> {
+/** Append a signature trailer to `file` (an unsigned update image for `target`), signed with `key` through openssl. */
+export async function signUpdateImage(file: string, key: SigningKey, target: string): Promise<Signature> {
   const sha256 = await sha256File(file);
   const work = await mkdtemp(join(tmpdir(), "icos-sign-"));
   try {
     const statement = join(work, "statement");
     const sig = join(work, "signature");
-    await writeFile(statement, signedStatement(sha256));
+    await writeFile(statement, signedStatement(target, sha256));
     await run("openssl", ["pkeyutl", "-sign", "-inkey", key.file, "-passin", "pass:", "-rawin", "-in", statement, "-out", sig], { context: `sign ${file}` });
-    const s: Signature = { sha256, key: key.fingerprint, signature: (await readFile(sig)).toString("base64") };
+    const s: Signature = { target, sha256, key: key.fingerprint, signature: (await readFile(sig)).toString("base64") };
     await appendFile(file, encodePayload(s));
     return s;
   } finally {

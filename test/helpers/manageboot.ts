@@ -27,7 +27,7 @@ export interface Device {
   env_(): Map<string, string>;
 }
 
-export function device(dir: string, grubenv: Record<string, string> = { boot_alternative: "A", boot_cycle: "stable" }, o: { unsigned?: "allow" | "refuse" } = {}): Device {
+export function device(dir: string, grubenv: Record<string, string> = { boot_alternative: "A", boot_cycle: "stable" }, o: { unsigned?: "allow" | "refuse"; target?: string } = {}): Device {
   const parts = join(dir, "parts");
   mkdirSync(parts, { recursive: true });
   // Old contents the install must overwrite (0x55) and a var whose start it must wipe (0xff).
@@ -42,6 +42,7 @@ export function device(dir: string, grubenv: Record<string, string> = { boot_alt
   // What the build writes into an image: trusted keys (none yet) and the unsigned policy (dev: allow).
   mkdirSync(join(dir, "keys"), { recursive: true });
   writeFileSync(join(dir, "policy"), `unsigned=${o.unsigned ?? "allow"}\n`);
+  writeFileSync(join(dir, "target"), `${o.target ?? "guestos/dev"}\n`);
   const env = {
     ...process.env,
     MANAGEBOOT_PARTS: parts,
@@ -51,6 +52,7 @@ export function device(dir: string, grubenv: Record<string, string> = { boot_alt
     MANAGEBOOT_LOCK: join(dir, "lock"),
     MANAGEBOOT_KEYS: join(dir, "keys"),
     MANAGEBOOT_POLICY: join(dir, "policy"),
+    MANAGEBOOT_TARGET: join(dir, "target"),
     ICOS_CONSOLE: join(dir, "console"),
     MANAGEBOOT_REBOOT: `touch ${join(dir, "rebooted")}`,
     PATH: `/usr/sbin:/sbin:${process.env.PATH}`,

@@ -16,7 +16,7 @@ import type { Store } from "../store.ts";
 import type { DiskResult } from "./disk.ts";
 import { VERSION_FILES, type RootfsResult } from "./rootfs.ts";
 
-const VERSION = 4; // 4: signed update images
+const VERSION = 5; // 5: signed update images, bound to their target
 export const ARTIFACTS = ["disk-img.tar.zst", "update-img.tar.zst", "update-img-test.tar.zst"] as const;
 
 export interface ArtifactsResult {
@@ -24,10 +24,10 @@ export interface ArtifactsResult {
   sha256: Record<string, string>;
 }
 
-export async function buildArtifacts(store: Store, subject: string, disk: DiskResult, rootfs: RootfsResult, opts: { version: string; sourceDateEpoch: number; signing?: SigningKey }, progress: Progress): Promise<ArtifactsResult> {
+export async function buildArtifacts(store: Store, subject: string, disk: DiskResult, rootfs: RootfsResult, opts: { version: string; sourceDateEpoch: number; target: string; signing?: SigningKey }, progress: Progress): Promise<ArtifactsResult> {
   // The signing key enters the digest by its public key's fingerprint; the private key never does.
   const tools = await toolVersions(["zstd", "debugfs", "e2fsck", ...(opts.signing ? ["openssl"] : [])]);
-  const digest = digestOf({ stage: "artifacts", version: VERSION, disk: disk.digest, rootfs: rootfs.digest, imageVersion: opts.version, sde: opts.sourceDateEpoch, signedBy: opts.signing?.fingerprint ?? null, tools });
+  const digest = digestOf({ stage: "artifacts", version: VERSION, disk: disk.digest, rootfs: rootfs.digest, imageVersion: opts.version, sde: opts.sourceDateEpoch, target: opts.target, signedBy: opts.signing?.fingerprint ?? null, tools });
   return progress.stage("artifacts", subject, digest, async () => {
     const hit = store.get("artifacts", digest);
     if (hit) return { value: { dir: hit.path, sha256: hit.meta.sha256 as Record<string, string> }, cache: "hit" };
@@ -48,7 +48,7 @@ export async function buildArtifacts(store: Store, subject: string, disk: DiskRe
       await editExt4(root, [{ type: "file", path: VERSION_FILES.root, content: testVersion + "\n" }], edit);
       await writeUpdateImage({ out: join(dir, "update-img-test.tar.zst"), version: testVersion, bootImg: boot, rootImg: root, mtime });
       await rm(work, { recursive: true });
-      if (opts.signing) for (const a of ["update-img.tar.zst", "update-img-test.tar.zst"]) await signUpdateImage(join(dir, a), opts.signing);
+      if (opts.signing) for (const a of ["update-img.tar.zst", "update-img-test.tar.zst"]) await signUpdateImage(join(dir, a), opts.signing, opts.target);
       const sha256: Record<string, string> = {};
       for (const a of ARTIFACTS) sha256[a] = await sha256File(join(dir, a));
       return { version: opts.version, signedBy: opts.signing?.fingerprint ?? null, sha256 };

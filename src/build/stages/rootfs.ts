@@ -16,12 +16,12 @@ import type { Store } from "../store.ts";
 import { slotPartition } from "./slots.ts";
 import type { PublicKey } from "../../image/update-signature.ts";
 
-const VERSION = 4; // 4: upgrade trust (keys, policy)
+const VERSION = 5; // 5: upgrade trust (keys, policy, target)
 
 /** Where the build stamps the version: on the boot partition and in the root filesystem. */
 export const VERSION_FILES = { boot: "/version.txt", root: "/opt/ic/share/version.txt" } as const;
 /** What the image trusts for its upgrades (read by manageboot.sh): public keys and the unsigned policy. */
-export const UPGRADE_TRUST = { keysDir: "/opt/ic/share/upgrade/keys", policy: "/opt/ic/share/upgrade/policy" } as const;
+export const UPGRADE_TRUST = { keysDir: "/opt/ic/share/upgrade/keys", policy: "/opt/ic/share/upgrade/policy", target: "/opt/ic/share/upgrade/target" } as const;
 
 export interface UpgradeTrust {
   /** Public keys whose signatures the image accepts on update images. */
@@ -108,6 +108,7 @@ export async function buildRootfs(
         await writeFile(join(tree, VERSION_FILES.root), version + "\n");
         await mkdir(join(tree, UPGRADE_TRUST.keysDir), { recursive: true });
         for (const [fingerprint, pem] of trust.keys) await writeFile(join(tree, UPGRADE_TRUST.keysDir, `${fingerprint.slice(0, 16)}.pem`), pem);
+        await writeFile(join(tree, UPGRADE_TRUST.target), `${target.id}\n`);
         await writeFile(join(tree, UPGRADE_TRUST.policy), `# Written by icos build: may this image install update images no trusted key signed?\nunsigned=${trust.unsigned ? "allow" : "refuse"}\n`);
         const common = { sourceDateEpoch: os.sourceDateEpoch };
         await buildExt4({ ...common, tree: boot, out: join(dir, "boot.img"), sizeBytes: bootPart.sizeBytes, label: "boot", uuid: nameGuid(os.name, "boot filesystem").toLowerCase() });

@@ -73,7 +73,7 @@ test("member names must be exactly VERSION.TXT, boot.img and root.img: 'x root.i
 
 test("a prod image installs only images signed by a key it trusts (Ed25519 or ECDSA)", async (t) => {
   const dir = scratch(t, "icos-trust-");
-  const dev = device(dir, undefined, { unsigned: "refuse" });
+  const dev = device(dir, undefined, { unsigned: "refuse", target: "guestos/prod" });
   const ed = await keyPair(dir, "ed", ED25519, dev);
   const ec = await keyPair(dir, "ec", ECDSA, dev);
   const stranger = await keyPair(dir, "stranger", ED25519);
@@ -82,12 +82,17 @@ test("a prod image installs only images signed by a key it trusts (Ed25519 or EC
   refused(dev, ["upgrade-install", unsigned.file, unsigned.sha256], /the update image is not signed; this image installs only update images signed by one of its trusted keys \([0-9a-f]{16}, [0-9a-f]{16}\)/);
 
   const byStranger = await updateImage(dir, "2.0.1");
-  await signUpdateImage(byStranger.file, stranger);
+  await signUpdateImage(byStranger.file, stranger, "guestos/prod");
   refused(dev, ["upgrade-install", byStranger.file, fileSha(byStranger.file)], new RegExp(`signed by key ${stranger.fingerprint.slice(0, 16)}, which this image does not trust`));
+
+  // Signed by a trusted key, but for another target: a dev image would let unsigned images in.
+  const forDev = await updateImage(dir, "2.0.2");
+  await signUpdateImage(forDev.file, ed, "guestos/dev-malicious");
+  refused(dev, ["upgrade-install", forDev.file, fileSha(forDev.file)], /signed for guestos\/dev-malicious, but this image is guestos\/prod; this image installs only update images signed/);
 
   for (const [key, version] of [[ed, "2.1.0"], [ec, "2.2.0"]] as const) {
     const signed = await updateImage(dir, version);
-    await signUpdateImage(signed.file, key);
+    await signUpdateImage(signed.file, key, "guestos/prod");
     // Still an ordinary tar.zst for every tool.
     assert.equal(spawnSync("tar", ["--zstd", "-xOf", signed.file, "VERSION.TXT"], { encoding: "utf8" }).stdout, `${version}\n`);
     const said = installed(dev, ["upgrade-install", signed.file, fileSha(signed.file)]);
@@ -101,7 +106,7 @@ test("a signed image altered after signing, or with a forged trailer, is refused
   const dev = device(dir, undefined, { unsigned: "allow" });
   const key = await keyPair(dir, "ed", ED25519, dev);
   const upd = await updateImage(dir, "2.0.0");
-  await signUpdateImage(upd.file, key);
+  await signUpdateImage(upd.file, key, "guestos/dev");
   const bytes = readFileSync(upd.file);
 
   // One byte of the archive changed, and the attacker passes the sha256 of the altered file.

@@ -5,6 +5,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CONFIG_VERSION } from "../../../src/config/schema.ts";
 import { parseAnyVersion } from "../../../src/config/versions.ts";
@@ -151,4 +152,46 @@ it("fuzz: host and device validators agree on every mutated config (seeded, a fe
   assert.deepEqual(disagree.slice(0, 5), [], `seed ${seed}: ${disagree.length} disagreements`);
   // Both verdicts occur, so the fuzz exercises both sides of every rule it reaches.
   assert.ok(accepted > 50 && accepted < configs.length - 50, `accepted ${accepted} of ${configs.length}`);
+});
+
+describe("device validator: ssh key files", () => {
+  it("judges every line as the host does (blanks, comments, tabs, CR, BOM, odd spaces, truncated blobs)", async (t) => {
+    const { writeConfigMedia } = await import("../../../src/config/media.ts");
+    const { scratch } = await import("../../helpers/tmp.ts");
+    const dir = scratch(t);
+    const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+    const files = [
+      `${key} admin@x\n`,
+      `# keys\n\n  \t${key}\t comment with spaces \n`,
+      `${key}\r\n`,
+      `# a comment\r\n${key}\n`,
+      `\ufeff${key}\n`,
+      `ssh-ed25519\u0085${key.slice(12)}\n`,
+      `${key}\u0085\n`,
+      `ssh-ed25519 AAAAA\n`,
+      `ssh-rsa ${key.slice(12)}\n`,
+      `${key} x\u2028y\n`,
+      `# only a comment\n`,
+      `\n`,
+    ];
+    const config = validConfig();
+    config.icos_settings.use_ssh_authorized_keys = true;
+    for (const [i, text] of files.entries()) {
+      const keys = join(dir, `keys${i}`);
+      spawnSync("mkdir", ["-p", keys]);
+      writeFileSync(join(keys, "admin"), text);
+      const host = await writeConfigMedia({ config, configFile: "node.json", sshKeysDir: keys, out: join(dir, `m${i}.img`) }).then(
+        () => true,
+        () => false,
+      );
+      const r = spawnSync(
+        "jq",
+        ["-c", "--slurpfile", "schema", join(SHARE, "config-schema.json"), "--slurpfile", "rules", join(SHARE, "config-media.json"), "--rawfile", "key_admin", join(keys, "admin"), "-f", join(SHARE, "validate-config.jq")],
+        { input: JSON.stringify(config), encoding: "utf8" },
+      );
+      assert.equal(r.status, 0, r.stderr);
+      const device = (JSON.parse(r.stdout) as string[]).length === 0;
+      assert.equal(device, host, `${JSON.stringify(text)}: host ${host ? "accepts" : "refuses"}, device ${r.stdout.trim()}`);
+    }
+  });
 });

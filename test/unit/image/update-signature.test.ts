@@ -34,7 +34,7 @@ for (const [name, args] of [["ed25519", ["-algorithm", "ed25519"]], ["ecdsa", ["
 
     const file = await archive(dir);
     const before = readFileSync(file);
-    const s = await signUpdateImage(file, key);
+    const s = await signUpdateImage(file, key, "guestos/prod");
     const after = readFileSync(file);
     assert.equal(after.length, before.length + SIGNATURE_FRAME_BYTES);
     assert.deepEqual(after.subarray(0, before.length), before, "the archive's bytes are unchanged");
@@ -42,7 +42,8 @@ for (const [name, args] of [["ed25519", ["-algorithm", "ed25519"]], ["ecdsa", ["
     assert.equal(spawnSync("zstd", ["-tq", file]).status, 0);
     assert.equal(spawnSync("tar", ["--zstd", "-xOf", file, "VERSION.TXT"], { encoding: "utf8" }).stdout, "1.2.3\n");
 
-    writeFileSync(join(dir, "statement"), signedStatement(s.sha256));
+    writeFileSync(join(dir, "statement"), signedStatement("guestos/prod", s.sha256));
+    assert.equal(s.target, "guestos/prod");
     writeFileSync(join(dir, "sig"), Buffer.from(s.signature, "base64"));
     writeFileSync(join(dir, "pub.pem"), key.pem);
     const verify = spawnSync("openssl", ["pkeyutl", "-verify", "-pubin", "-inkey", join(dir, "pub.pem"), "-rawin", "-in", join(dir, "statement"), "-sigfile", join(dir, "sig")], { encoding: "utf8" });
@@ -56,8 +57,8 @@ test("Ed25519 signatures are deterministic: a signed build stays reproducible", 
   const a = await archive(dir);
   const b = join(dir, "b.tar.zst");
   copyFileSync(a, b);
-  await signUpdateImage(a, key);
-  await signUpdateImage(b, key);
+  await signUpdateImage(a, key, "guestos/prod");
+  await signUpdateImage(b, key, "guestos/prod");
   assert.deepEqual(readFileSync(a), readFileSync(b));
   assert.equal(await readSignature(join(dir, "VERSION.TXT")), undefined, "a file without a trailer has no signature");
 });

@@ -67,19 +67,25 @@ def check($s; $p):
             else empty end)
     else empty end;
 
-# One authorized_keys file: every line a key of a known type (or a comment), as the host checks it.
+# One authorized_keys file: every line a key of a known type (or blank, or a comment), by the
+# host's line rules ($r.ssh_key_line, $r.ssh_blank_or_comment_line).
 def key_problems($file; $text; $r):
   [$text | split("\n") | to_entries[]
     | .key as $i | .value as $line
-    | select(($line | test("\\A\\s*\\z") | not) and ($line | test("\\A\\s*#") | not))
+    | select($line | matches($r.ssh_blank_or_comment_line) | not)
     | if ($line | endswith("\r")) then "\($file):\($i + 1): ends in a carriage return (Windows line ending); use \\n only"
-      else ($line | sub("\\A\\s+"; "") | sub("\\s+\\z"; "")) as $t
-      | ($t | capture("\\A(?<type>\\S+)\\s+(?<blob>AAAA[A-Za-z0-9+/]+={0,2})(?:\\s+.*)?\\z")? // null) as $m
+      else ([$line | match("\\A(?:" + ($r.ssh_key_line | ltrimstr("^") | rtrimstr("$")) + ")\\z")] | first) as $m
       | if $m == null then "\($file):\($i + 1): expected an OpenSSH public key like \"ssh-ed25519 AAAA... comment\""
-        elif (any($r.ssh_key_types[]; . == $m.type) | not) then "\($file):\($i + 1): expected a key type (\($r.ssh_key_types | join(", "))), got \($m.type | show)"
-        # The blob starts with its own type as an SSH string (uint32 length, bytes).
-        elif ($m.blob | @base64d | .[4:4 + ($m.type | length)]) != $m.type then "\($file):\($i + 1): the key data is not a \($m.type) key (truncated or mixed up?)"
-        else "ok" end
+        else ($m.captures | map(.string)) as [$type, $blob]
+        | if (any($r.ssh_key_types[]; . == $type) | not) then "\($file):\($i + 1): expected a key type (\($r.ssh_key_types | join(", "))), got \($type | show)"
+          # The blob starts with its own type as an SSH string: a big-endian uint32 length, the bytes.
+          else ((try ($blob | @base64d) catch "") | explode) as $d
+          | if ($d | length) < 4 or ($d[0:4] | .[0] * 16777216 + .[1] * 65536 + .[2] * 256 + .[3]) != ($type | length)
+              or ($d[4:4 + ($type | length)] | implode) != $type
+            then "\($file):\($i + 1): the key data is not a \($type) key (truncated or mixed up?)"
+            else "ok" end
+          end
+        end
       end]
   | if length == 0 then ["\($file): has no keys (only comments and blank lines)"] else map(select(. != "ok")) end;
 

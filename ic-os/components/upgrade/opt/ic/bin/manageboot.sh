@@ -31,6 +31,7 @@ LOCK=${MANAGEBOOT_LOCK:-/run/manageboot/lock}
 REBOOT=${MANAGEBOOT_REBOOT:-systemctl --no-block reboot}
 KEYS=${MANAGEBOOT_KEYS:-/opt/ic/share/upgrade/keys}
 POLICY=${MANAGEBOOT_POLICY:-/opt/ic/share/upgrade/policy}
+TARGET_FILE=${MANAGEBOOT_TARGET:-/opt/ic/share/upgrade/target}
 CONSOLE=${ICOS_CONSOLE:-/dev/console}
 # How long a command waits for another manageboot (e.g. a status poll) to finish.
 LOCK_WAIT=${MANAGEBOOT_LOCK_WAIT:-60}
@@ -219,16 +220,24 @@ check_signature() {
   archive_bytes=$((size - SIG_FRAME))
   tail -c "$SIG_PAYLOAD" "$f" | tr -d '#' > "$STAGE/signature.txt"
   field() { sed -n "s/^$1=//p" "$STAGE/signature.txt" | head -n 1; }
+  signed_target=$(field target)
   signed_sha=$(field sha256)
   key=$(field key)
   sig=$(field signature)
   if [ "$(head -n 1 "$STAGE/signature.txt")" != "icos-signature v1" ] ||
+    ! echo "$signed_target" | grep -qx '[a-z0-9-]\{1,64\}/[a-z0-9-]\{1,64\}' ||
     ! echo "$signed_sha" | grep -qx '[0-9a-f]\{64\}' || ! echo "$key" | grep -qx '[0-9a-f]\{64\}' ||
     ! echo "$sig" | grep -qx '[A-Za-z0-9+/]\{1,600\}=\{0,2\}'; then
     die "the update image's signature trailer is malformed; nothing written"
   fi
   actual=$(head -c "$archive_bytes" "$f" | sha256sum | cut -d' ' -f1)
   [ "$actual" = "$signed_sha" ] || die "the signature covers sha256 $signed_sha but the image is $actual (altered after signing); nothing written"
+  # A signature is for one build target: a prod image must not take a dev image its key also signed.
+  own_target=$(head -n 1 "$TARGET_FILE" 2>/dev/null || echo unknown)
+  if [ "$signed_target" != "$own_target" ]; then
+    unsigned "the update image is signed for $signed_target, but this image is $own_target"
+    return 0
+  fi
   trusted=""
   for k in "$KEYS"/*.pem; do
     if [ -f "$k" ] && [ "$(fingerprint "$k")" = "$key" ]; then trusted=$k; fi
@@ -237,7 +246,7 @@ check_signature() {
     unsigned "the update image is signed by key $(echo "$key" | cut -c1-16), which this image does not trust"
     return 0
   fi
-  printf 'icos-update-image v1\nsha256=%s\n' "$signed_sha" > "$STAGE/signed.txt"
+  printf 'icos-update-image v1\ntarget=%s\nsha256=%s\n' "$own_target" "$signed_sha" > "$STAGE/signed.txt"
   echo "$sig" | base64 -d > "$STAGE/signature.bin" 2> /dev/null || die "the update image's signature is not base64; nothing written"
   openssl pkeyutl -verify -pubin -inkey "$trusted" -rawin -in "$STAGE/signed.txt" -sigfile "$STAGE/signature.bin" > /dev/null 2>&1 ||
     die "the update image's signature does not verify with trusted key $(echo "$key" | cut -c1-16); nothing written"
