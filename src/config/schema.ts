@@ -1,5 +1,6 @@
 // The node configuration (IC-OS's GuestOS config.json), version CONFIG_VERSION: one zod schema
-// with a description on every field, from which docs/config-schema.json is generated. Keys are
+// with a description on every field, from which the JSON Schema the device validates with
+// (ic-os/components/config-injection/opt/ic/share/config-schema.json) is generated. Keys are
 // snake_case and the sections are IC-OS's (rs/ic_os/config_types). Older versions are migrated to
 // this one by versions.ts before this schema sees them.
 import { z } from "zod";

@@ -15,16 +15,17 @@ import { mulberry32 } from "../../helpers/prng.ts";
 
 const SHARE = join(IC_OS_DIR, "components/config-injection/opt/ic/share");
 
+/** The device validator (jq, as validate-config-media.sh runs it) over a stream of configs: one problem list each. */
+function validatorRun(input: string, extra: string[] = []): string[][] {
+  const args = ["-c", "--slurpfile", "schema", join(SHARE, "config-schema.json"), "--slurpfile", "rules", join(SHARE, "config-media.json"), ...extra, "-f", join(SHARE, "validate-config.jq")];
+  const r = spawnSync("jq", args, { input, encoding: "utf8", maxBuffer: 1 << 28 });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.trim().split("\n").map((l) => JSON.parse(l) as string[]);
+}
+
 /** The device's problems for each config, from one jq run over all of them. */
 function deviceProblems(configs: unknown[]): string[][] {
-  const input = configs.map((c) => JSON.stringify(c)).join("\n") + "\n";
-  const r = spawnSync(
-    "jq",
-    ["-c", "--slurpfile", "schema", join(SHARE, "config-schema.json"), "--slurpfile", "rules", join(SHARE, "config-media.json"), "-f", join(SHARE, "validate-config.jq")],
-    { input, encoding: "utf8", maxBuffer: 1 << 28 },
-  );
-  assert.equal(r.status, 0, r.stderr);
-  const out = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as string[]);
+  const out = validatorRun(configs.map((c) => JSON.stringify(c)).join("\n") + "\n");
   assert.equal(out.length, configs.length);
   return out;
 }
@@ -184,14 +185,8 @@ describe("device validator: ssh key files", () => {
         () => true,
         () => false,
       );
-      const r = spawnSync(
-        "jq",
-        ["-c", "--slurpfile", "schema", join(SHARE, "config-schema.json"), "--slurpfile", "rules", join(SHARE, "config-media.json"), "--rawfile", "key_admin", join(keys, "admin"), "-f", join(SHARE, "validate-config.jq")],
-        { input: JSON.stringify(config), encoding: "utf8" },
-      );
-      assert.equal(r.status, 0, r.stderr);
-      const device = (JSON.parse(r.stdout) as string[]).length === 0;
-      assert.equal(device, host, `${JSON.stringify(text)}: host ${host ? "accepts" : "refuses"}, device ${r.stdout.trim()}`);
+      const [problems] = validatorRun(JSON.stringify(config), ["--rawfile", "key_admin", join(keys, "admin")]);
+      assert.equal(problems!.length === 0, host, `${JSON.stringify(text)}: host ${host ? "accepts" : "refuses"}, device ${JSON.stringify(problems)}`);
     }
   });
 });
