@@ -26,11 +26,3 @@ icos_persist() {
   mv -f "$tmp" "$dest"
   icos_fsync "$(dirname "$dest")"
 }
-
-# Refuse a value with control characters (a newline would start a new line in a unit or
-# network file, a new command in shell); $1 names the value for the message.
-icos_printable() {
-  case $2 in
-    *[![:print:]]*) icos_fail "$1: contains a control character: refused" ;;
-  esac
-}
