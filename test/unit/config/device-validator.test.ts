@@ -31,12 +31,13 @@ function deviceProblems(configs: unknown[]): string[][] {
 }
 
 /**
- * The host's verdict on a media carrying `c` and nothing else (no ssh keys): `icos config guestos`
- * writes only configs of the current version, and refuses use_ssh_authorized_keys without keys.
+ * The host's verdict on a media carrying `c` and nothing else (no keys): `icos config guestos`
+ * writes only configs of the current version, and refuses either key flag without its key.
  */
 function hostOk(c: unknown): boolean {
   const r = parseAnyVersion(c);
-  return r.ok && r.fromVersion === CONFIG_VERSION && r.config.icos_settings.use_ssh_authorized_keys !== true;
+  const s = r.ok ? r.config.icos_settings : undefined;
+  return r.ok && r.fromVersion === CONFIG_VERSION && s!.use_ssh_authorized_keys !== true && s!.use_node_operator_private_key !== true;
 }
 
 describe("device validator: the shared table", () => {

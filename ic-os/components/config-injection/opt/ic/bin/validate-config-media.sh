@@ -55,27 +55,22 @@ if [ ! -f "$config" ] || [ -L "$config" ]; then
   problem "config.json: missing"
 elif [ "$(size_of "$config")" -gt "$max_config" ]; then
   problem "config.json: $(size_of "$config") bytes, more than $max_config"
-elif [ "$(jq -s length "$config" 2>/dev/null)" != 1 ]; then
-  problem "config.json: not one JSON document ($(jq -s length "$config" 2>&1 >/dev/null | head -n 1 | cut -c1-120))"
+elif [ "$(jq -s length "$config" 2> "$problems.json")" != 1 ]; then
+  problem "config.json: not one JSON document ($(head -n 1 "$problems.json" | cut -c1-120))"
 else
+  # What the media carries besides config.json; validate-config.jq holds the rules on it.
   set --
   for account in $accounts; do
     f=$dir/$keys_dir/$account
     if [ -f "$f" ] && [ ! -L "$f" ]; then set -- "$@" --rawfile "key_$account" "$f"; fi
   done
+  if [ -f "$dir/$operator_key" ]; then set -- "$@" --argjson operator_key true; fi
   # Two steps, each checked: a validator that fails must never read as "no problems".
-  if jq -c --slurpfile schema "$schema" --slurpfile rules "$rules" "$@" -f "$share/validate-config.jq" "$config" > "$problems.json" &&
-    jq -r '.[]' "$problems.json" >> "$problems"; then
-    :
-  else
+  if ! { jq -c --slurpfile schema "$schema" --slurpfile rules "$rules" "$@" -f "$share/validate-config.jq" "$config" > "$problems.json" &&
+    jq -r '.[]' "$problems.json" >> "$problems"; }; then
     problem "config.json: the validator failed (jq: $(head -c 200 "$problems.json" | tr -d '\n'))"
   fi
-  use_key=$(jq -r '.icos_settings.use_node_operator_private_key? // empty' "$config" 2>/dev/null || true)
-  if [ "$use_key" = true ] && [ ! -f "$dir/$operator_key" ]; then
-    problem "config.json: icos_settings.use_node_operator_private_key: true, but the media has no $operator_key"
-  elif [ "$use_key" != true ] && [ -e "$dir/$operator_key" ]; then
-    problem "config.json: icos_settings.use_node_operator_private_key: not true, but the media carries $operator_key"
-  elif [ "$use_key" = true ] && ! openssl pkey -noout -in "$dir/$operator_key" -passin pass: 2>/dev/null; then
+  if [ -f "$dir/$operator_key" ] && ! openssl pkey -noout -in "$dir/$operator_key" -passin pass: 2>/dev/null; then
     problem "$operator_key: not an unencrypted PEM private key (openssl pkey cannot read it)"
   fi
 fi

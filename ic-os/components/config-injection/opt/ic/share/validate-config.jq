@@ -4,8 +4,9 @@
 # Output: a JSON array of problems, each "path: message" (empty when the config is valid).
 # The rules are the host's (src/config/schema.ts, patterns.ts, media.ts); the fast tier runs this
 # program and the host's validator on the same configs and requires the same verdict.
+# Whether the media carries the node operator key is --argjson operator_key true|false (default false).
 # Usage: jq -c --slurpfile schema config-schema.json --slurpfile rules config-media.json \
-#          [--rawfile key_admin FILE ...] -f validate-config.jq config.json
+#          [--rawfile key_admin FILE ...] [--argjson operator_key true] -f validate-config.jq config.json
 
 def show: tojson | if length > 60 then .[0:57] + "..." else . end;
 
@@ -23,8 +24,10 @@ def type_ok($t):
   elif $t == "number" then type == "number"
   else type == $t end;
 
-# A pattern is ^...$ around the whole string; Oniguruma's $ also matches before a final newline.
-def matches($re): test("\\A(?:" + ($re | ltrimstr("^") | rtrimstr("$")) + ")\\z");
+# A pattern is ^...$ around the whole string; Oniguruma's $ also matches before a final newline,
+# so the anchors become \A...\z.
+def anchored: "\\A(?:" + (ltrimstr("^") | rtrimstr("$")) + ")\\z";
+def matches($re): test($re | anchored);
 
 # The problems of the input against schema $s at path $p, as "path: message" strings.
 def check($s; $p):
@@ -74,7 +77,7 @@ def key_problems($file; $text; $r):
     | .key as $i | .value as $line
     | select($line | matches($r.ssh_blank_or_comment_line) | not)
     | if ($line | endswith("\r")) then "\($file):\($i + 1): ends in a carriage return (Windows line ending); use \\n only"
-      else ([$line | match("\\A(?:" + ($r.ssh_key_line | ltrimstr("^") | rtrimstr("$")) + ")\\z")] | first) as $m
+      else ([$line | match($r.ssh_key_line | anchored)] | first) as $m
       | if $m == null then "\($file):\($i + 1): expected an OpenSSH public key like \"ssh-ed25519 AAAA... comment\""
         else ($m.captures | map(.string)) as [$type, $blob]
         | if (any($r.ssh_key_types[]; . == $type) | not) then "\($file):\($i + 1): expected a key type (\($r.ssh_key_types | join(", "))), got \($type | show)"
@@ -102,5 +105,9 @@ $schema[0] as $s | $rules[0] as $r | . as $config
            elif $use_keys == false and ($keys | length) > 0 then ["config.json: icos_settings.use_ssh_authorized_keys: false, but the media carries \($r.ssh_keys_dir)/ (\($keys | keys | join(", ")))"]
            else [] end)
         + [$keys | to_entries[] | key_problems("\($r.ssh_keys_dir)/\(.key)"; .value; $r)[]]
+        + (($config.icos_settings.use_node_operator_private_key == true) as $use_key | ($ARGS.named.operator_key == true) as $has_key
+          | if $use_key and ($has_key | not) then ["config.json: icos_settings.use_node_operator_private_key: true, but the media has no \($r.node_operator_key_file)"]
+            elif ($use_key | not) and $has_key then ["config.json: icos_settings.use_node_operator_private_key: not true, but the media carries \($r.node_operator_key_file)"]
+            else [] end)
       end
   end
