@@ -288,9 +288,11 @@ cmd_upgrade_install() {
   check_signature
   failed=$STAGE/pipe-failed
   rm -f "$failed"
-  unzstd 2>/dev/null | { tar -tvf - > "$STAGE/listing" 2>/dev/null || echo tar >> "$failed"; }
-  unzstd 2>/dev/null | { tar -tf - > "$STAGE/names" 2>/dev/null || echo tar >> "$failed"; }
+  # One pass over the whole archive. With numeric owners, every listing line is "MODE UID/GID SIZE
+  # DATE TIME NAME" with no blank before NAME, so what follows the fifth field is the whole name.
+  unzstd 2>/dev/null | { tar -tvf - --numeric-owner > "$STAGE/listing" 2>/dev/null || echo tar >> "$failed"; }
   [ ! -e "$failed" ] || die "update image is not a readable tar.zst ($(tr '\n' ' ' < "$failed")failed); nothing written"
+  sed -E 's/^[^ ]+ +[^ ]+ +[^ ]+ +[^ ]+ +[^ ]+ //' "$STAGE/listing" > "$STAGE/names"
   # Exactly the three members, each once: names are compared whole, never by suffix.
   [ "$(sort "$STAGE/names")" = "$(echo "$MEMBERS" | tr ' ' '\n' | sort)" ] ||
     die "update image members are $(tr '\n' ' ' < "$STAGE/names" | cut -c1-200)but must be exactly: $MEMBERS (not an update-img.tar.zst, or damaged); nothing written"
