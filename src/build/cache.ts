@@ -24,7 +24,7 @@ const CONFLICT = 75;
 export interface OpenStoreOptions {
   /** Seconds to wait for another build to release the cache; 0 = fail at once. */
   waitSeconds?: number;
-  /** Where the "waiting for the cache lock" line goes (stderr by default). */
+  /** Where the "waiting for the cache lock" and "damaged entry" lines go (stderr by default). */
   note?: (line: string) => void;
 }
 
@@ -66,6 +66,7 @@ function holder(lockFile: string): string {
  */
 export function openStore(dir = cacheDir(), opts: OpenStoreOptions = {}): { store: Store; release: () => void } {
   const store = new Store(dir);
+  if (opts.note) store.note = opts.note;
   const lockFile = join(store.root, "lock");
   const fd = openSync(lockFile, constants.O_RDWR | constants.O_CREAT, 0o644);
   try {

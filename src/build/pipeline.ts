@@ -50,15 +50,12 @@ export async function build(target: Target, opts: BuildOptions): Promise<BuildRe
   const progress = new Progress(opts.quiet);
   const layout = resolveLayout(loadLayout(join(target.os.dir, target.os.layout)), { scale: opts.scale });
   // The lock wait and damaged cache entries are reported like every other step (a --json build stays quiet).
-  const note = (line: string) => progress.note(line);
-  const { store, release } = openStore(opts.cacheDir, { note });
-  store.note = note;
+  const { store, release } = openStore(opts.cacheDir, { note: (line) => progress.note(line) });
   try {
     const image = await buildImage(store, target, progress);
-    const trust = {
-      keys: [...(opts.signingKey ? [opts.signingKey] : []), ...(opts.trustedKeys ?? [])],
-      unsigned: target.os.variants[target.variant]!.unsignedUpgrades,
-    };
+    // Each trusted key once, in fingerprint order: the image, its digest and the manifest agree.
+    const keys = new Map([...(opts.signingKey ? [opts.signingKey] : []), ...(opts.trustedKeys ?? [])].map((k) => [k.fingerprint, k]));
+    const trust = { keys: [...keys.values()].sort((a, b) => a.fingerprint.localeCompare(b.fingerprint)), unsigned: target.os.variants[target.variant]!.unsignedUpgrades };
     const rootfs = await buildRootfs(store, target, layout, image.imageId, { version: opts.version, trust }, progress);
     const boot = await buildBootloader(store, target.os, layout, progress);
     const disk = await buildDisk(store, `${target.id} disk (${opts.fillB ? "A+B" : "A"})`, layout, boot, rootfs, { fillB: opts.fillB }, progress);

@@ -24,7 +24,7 @@ export const VERSION_FILES = { boot: "/version.txt", root: "/opt/ic/share/versio
 export const UPGRADE_TRUST = { keysDir: "/opt/ic/share/upgrade/keys", policy: "/opt/ic/share/upgrade/policy", target: "/opt/ic/share/upgrade/target" } as const;
 
 export interface UpgradeTrust {
-  /** Public keys whose signatures the image accepts on update images. */
+  /** Public keys whose signatures the image accepts on update images (each once, in fingerprint order). */
   keys: PublicKey[];
   /** Whether the image also installs update images no trusted key signed. */
   unsigned: boolean;
@@ -68,7 +68,7 @@ export async function buildRootfs(
   progress: Progress,
 ): Promise<RootfsResult> {
   const version = o.version;
-  const trust = { keys: [...new Map(o.trust.keys.map((k) => [k.fingerprint, k.pem])).entries()].sort(), unsigned: o.trust.unsigned };
+  const trust = { keys: o.trust.keys.map((k) => [k.fingerprint, k.pem] as const), unsigned: o.trust.unsigned };
   const os = target.os;
   const bootPart = slotPartition(layout, "boot", "A");
   const rootPart = slotPartition(layout, "root", "A");
