@@ -5,7 +5,16 @@ import { dirname, join } from "node:path";
 import { z } from "zod";
 import { ValidationError } from "../errors.ts";
 import { IC_OS_DIR } from "../paths.ts";
-import { expected, readYamlFile, strict, zodProblems } from "./data-file.ts";
+import { expected, oneOf, readYamlFile, strict, zodProblems } from "./data-file.ts";
+
+/**
+ * What kind of image an OS is; src/build/recipes.ts maps each kind to the stages that build it.
+ * ab-gpt-disk: a GPT disk with A/B boot+root(+var) partition sets (GuestOS, Boundary-guestOS).
+ * ab-lvm-disk: the A/B sets are LVM volumes on one physical volume (HostOS).
+ * installer-disk: boots once, embeds other targets' images and installs them (SetupOS).
+ */
+export const OS_KINDS = ["ab-gpt-disk", "ab-lvm-disk", "installer-disk"] as const;
+export type OsKind = (typeof OS_KINDS)[number];
 
 const name = z.string({ error: expected("a name") }).regex(/^[a-z0-9][a-z0-9-]*$/, "expected lower-case letters, digits and '-'");
 const str = z.string({ error: expected("a string") });
@@ -15,6 +24,7 @@ export const osSchema = strict(
   {
     name: name.describe("the OS name; also the folder under ic-os/"),
     description: str.optional().describe("one line for humans"),
+    kind: z.enum(OS_KINDS, { error: oneOf(OS_KINDS) }).default("ab-gpt-disk").describe("what kind of image this is; picks the build recipe (docs/architecture.md)"),
     layout: str.default("layout.yaml").describe("the layout file, relative to the OS folder"),
     sourceDateEpoch: z.number({ error: expected("seconds since 1970") }).int().nonnegative().describe("every timestamp in the image"),
     bootstrap: strict(
