@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { UserError } from "../errors.ts";
-import { writeAtomically } from "../image/files.ts";
+import { writeAtomically } from "../fs/files.ts";
 import type { OsDefinition } from "../model/os.ts";
 
 export interface BasePin {

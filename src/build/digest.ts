@@ -1,10 +1,11 @@
 // Digests that key the build cache: sha256 over canonical JSON, and over directory trees.
+// The plain hashes (sha256, sha256File) are in src/fs/hash.ts; what is hashed here, and how, is the
+// build cache's key, so it stays with the build.
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
 import { readFile, readlink } from "node:fs/promises";
-import { pipeline } from "node:stream/promises";
 import { UserError } from "../errors.ts";
-import { listTree } from "../image/files.ts";
+import { listTree } from "../fs/files.ts";
+import { sha256 } from "../fs/hash.ts";
 
 /** JSON with object keys sorted, so equal values always give equal text. */
 export function canonicalJson(value: unknown): string {
@@ -14,10 +15,6 @@ export function canonicalJson(value: unknown): string {
     }
     return typeof v === "bigint" ? v.toString() : v;
   });
-}
-
-export function sha256(data: string | Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
 }
 
 export function digestOf(value: unknown): string {
@@ -36,12 +33,5 @@ export async function digestTree(root: string): Promise<string> {
     else if (e.stat.isFile()) h.update(`f ${e.path} ${e.stat.mode & 0o111 ? "x" : "-"} ${sha256(await readFile(e.abs))}\n`);
     else throw new UserError(`${e.abs}: only files, directories and symlinks belong in a build context`);
   }
-  return h.digest("hex");
-}
-
-/** sha256 of a file, streamed (disk images are many GiB). Stages record it in their meta.json. */
-export async function sha256File(path: string): Promise<string> {
-  const h = createHash("sha256");
-  await pipeline(createReadStream(path, { highWaterMark: 1 << 22 }), h);
   return h.digest("hex");
 }

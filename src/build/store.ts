@@ -7,8 +7,8 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { listTree } from "../image/files.ts";
-import { fsyncPath, fsyncTree, mkdirDurable } from "../image/fsync.ts";
+import { listTree } from "../fs/files.ts";
+import { fsyncPath, fsyncTree, mkdirDurable } from "../fs/fsync.ts";
 
 export interface StoreEntry {
   path: string;

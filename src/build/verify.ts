@@ -5,9 +5,9 @@ import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { run } from "../exec.ts";
-import { listTree } from "../image/files.ts";
+import { listTree } from "../fs/files.ts";
 import type { Target } from "../model/target.ts";
-import { sha256 } from "./digest.ts";
+import { sha256 } from "../fs/hash.ts";
 import { build, type BuildOptions, type BuildResult } from "./pipeline.ts";
 
 export interface VerifyResult {

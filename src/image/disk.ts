@@ -8,7 +8,7 @@ import { FormatError } from "../formats/format-error.ts";
 import { decodeGpt, type DecodeGptOptions, type DecodedGpt } from "../formats/gpt-decode.ts";
 import { encodeGpt, type GptDisk, type GptPartition } from "../formats/gpt.ts";
 import { fileKind, inputFile } from "../user-files.ts";
-import { writeAtomically } from "./files.ts";
+import { writeAtomically } from "../fs/files.ts";
 
 export interface PartitionSource {
   /** The GPT slot (GptPartition.index) to fill. */

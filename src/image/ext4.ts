@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { ToolFailedError, UserError } from "../errors.ts";
 import { run } from "../exec.ts";
 import { debugfsTimes, RESET_LIFETIME_WRITES, runDebugfsScript } from "./debugfs.ts";
-import { listTree, writeAtomically } from "./files.ts";
+import { listTree, writeAtomically } from "../fs/files.ts";
 
 export interface Ext4Options {
   /** Directory whose contents become the filesystem root (the root itself is 0755 root:root). */

@@ -8,7 +8,7 @@ import { pipeline } from "node:stream/promises";
 import { pack, type Pack } from "tar-stream";
 import { UserError } from "../errors.ts";
 import { run } from "../exec.ts";
-import { listTree, writeAtomically, type TreeEntry } from "./files.ts";
+import { listTree, writeAtomically, type TreeEntry } from "../fs/files.ts";
 
 export type TarEntry =
   | { path: string; type: "file"; source: string; mode?: number }

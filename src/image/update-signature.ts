@@ -18,7 +18,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { UserError } from "../errors.ts";
 import { run } from "../exec.ts";
-import { sha256File } from "../build/digest.ts";
+import { sha256File } from "../fs/hash.ts";
 
 export const SIGNATURE_MAGIC = 0x184d2a50;
 export const SIGNATURE_PAYLOAD_BYTES = 1024;

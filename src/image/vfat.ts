@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { basename, join, posix, resolve } from "node:path";
 import { ToolFailedError, UserError } from "../errors.ts";
 import { run } from "../exec.ts";
-import { listTree, writeAtomically } from "./files.ts";
+import { listTree, writeAtomically } from "../fs/files.ts";
 
 export interface VfatFile {
   /** A regular file on the host. */

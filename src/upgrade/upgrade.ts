@@ -6,7 +6,7 @@
 // time-limited, so a device that is reachable but stuck cannot hold icos forever.
 import { run } from "../exec.ts";
 import { ToolFailedError, UserError } from "../errors.ts";
-import { sha256File } from "../build/digest.ts";
+import { sha256File } from "../fs/hash.ts";
 import { existsSync } from "node:fs";
 import { readSignature } from "../image/update-signature.ts";
 import { hostKeyProblem, knownHostsName, SshSession, type HostKeyProblem, type SshResult, type SshTarget } from "./ssh.ts";

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { ToolMissingError, UserError } from "../errors.ts";
 import { run } from "../exec.ts";
 import { packageOf } from "../host/tools.ts";
-import { writeAtomically } from "../image/files.ts";
+import { writeAtomically } from "../fs/files.ts";
 import { cacheDir } from "../paths.ts";
 import { QEMU_BINARY, type Accel } from "./qemu-args.ts";
 

@@ -8,7 +8,7 @@ import { lstatSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { UserError } from "../../src/errors.ts";
-import { writeAtomically } from "../../src/image/files.ts";
+import { writeAtomically } from "../../src/fs/files.ts";
 import { inputFile, outputDirectory, outputFile, outputTarget, readInputText } from "../../src/user-files.ts";
 import { scratch } from "../helpers/tmp.ts";
 

@@ -3,7 +3,7 @@
 // with normalised modes and one mtime, so the context's bytes depend on the files alone.
 import { chmod, cp, lutimes, mkdir, readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { listTree } from "../../image/files.ts";
+import { listTree } from "../../fs/files.ts";
 import type { OsDefinition } from "../../model/os.ts";
 import { IC_OS_DIR } from "../../paths.ts";
 import type { Store } from "../store.ts";

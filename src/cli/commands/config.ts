@@ -4,7 +4,7 @@ import { guestHostname, guestIpv6, guestMac } from "../../config/derive.ts";
 import { CONFIG_MEDIA, mediaRules, writeConfigMedia } from "../../config/media.ts";
 import { CONFIG_VERSION, configJsonSchema } from "../../config/schema.ts";
 import { readConfigFile } from "../../config/versions.ts";
-import { writeAtomically } from "../../image/files.ts";
+import { writeAtomically } from "../../fs/files.ts";
 import { outputFile, outputTarget } from "../../user-files.ts";
 
 export function register(program: Command): void {

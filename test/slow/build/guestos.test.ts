@@ -9,7 +9,7 @@ import { ensureGuestosBase, icosJson } from "../../helpers/build.ts";
 import { scratch } from "../../helpers/tmp.ts";
 import { ROOT } from "../../../src/paths.ts";
 import type { StageReport } from "../../../src/build/progress.ts";
-import { sha256File } from "../../../src/build/digest.ts";
+import { sha256File } from "../../../src/fs/hash.ts";
 import { run } from "../../../src/exec.ts";
 
 const SCALE = "1/64";
