@@ -6,7 +6,7 @@ set -eu
 
 cd "$(dirname "$0")/.."
 
-# One package per line: the tools `icos doctor` checks (src/host/tools.ts lists them too), jq,
+# One package per line: the tools `icos doctor` checks (src/host-tools.ts lists them too), jq,
 # with which the fast tier runs device-side scripts (they read config.json) on the host, and
 # strace, the fast tier's oracle for the order of fsync and rename in cache commits.
 PACKAGES="

@@ -2,7 +2,7 @@
 // missing tool and a failed tool are always reported the same way (see src/errors.ts).
 import { spawn } from "node:child_process";
 import { ToolFailedError, ToolMissingError } from "./errors.ts";
-import { packageOf } from "./host/tools.ts";
+import { packageOf } from "./host-tools.ts";
 
 export interface RunOptions {
   cwd?: string;

@@ -1,7 +1,7 @@
-// Checks the host for every tool and file icos uses (src/host/tools.ts), with versions.
+// Checks the host for every tool and file icos uses (src/host-tools.ts), with versions.
 import { existsSync } from "node:fs";
 import { run, which } from "../exec.ts";
-import { HOST_FILES, HOST_TOOLS } from "./tools.ts";
+import { HOST_FILES, HOST_TOOLS } from "../host-tools.ts";
 
 export interface HostCheck {
   name: string;

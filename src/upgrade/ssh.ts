@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { ToolMissingError, UserError } from "../errors.ts";
 import { childEnv, run } from "../exec.ts";
-import { packageOf } from "../host/tools.ts";
+import { packageOf } from "../host-tools.ts";
 
 /** How the device's host key is checked: see the header. */
 export type HostKeyCheck = "user-known-hosts" | "trust-on-first-use" | { knownHosts: string };

@@ -10,7 +10,7 @@ import { release, tmpdir } from "node:os";
 import { join } from "node:path";
 import { ToolMissingError, UserError } from "../errors.ts";
 import { run } from "../exec.ts";
-import { packageOf } from "../host/tools.ts";
+import { packageOf } from "../host-tools.ts";
 import { writeAtomically } from "../fs/files.ts";
 import { cacheDir } from "../paths.ts";
 import { QEMU_BINARY, type Accel } from "./qemu-args.ts";

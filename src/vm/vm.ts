@@ -11,7 +11,7 @@ import { basename, join, resolve } from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { ToolFailedError, ToolMissingError, UserError } from "../errors.ts";
 import { childEnv, run, shellQuote } from "../exec.ts";
-import { packageOf } from "../host/tools.ts";
+import { packageOf } from "../host-tools.ts";
 import { cacheDir } from "../paths.ts";
 import { chooseAccel, type AccelDecision } from "./accel.ts";
 import { cleanConsoleText, lastLines, PANIC_LINE, parseReadyLine, READY_LINE, type ReadyState } from "./console.ts";

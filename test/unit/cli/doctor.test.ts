@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { icos } from "../../helpers/cli.ts";
 import { scratch } from "../../helpers/tmp.ts";
-import { HOST_TOOLS } from "../../../src/host/tools.ts";
+import { HOST_TOOLS } from "../../../src/host-tools.ts";
 
 test("icos doctor: every tool found on a set-up host, with version and package", () => {
   const r = icos(["doctor", "--json"]);

@@ -1,5 +1,6 @@
 // The host tools icos runs, the Debian package that provides each, and how to ask its version.
-// scripts/setup-host.sh installs these packages; `icos doctor` checks them.
+// scripts/setup-host.sh installs these packages; `icos doctor` checks them. Plain data on the ground
+// floor, beside src/exec.ts, which names the package when a tool is missing.
 
 export interface HostTool {
   command: string;
