@@ -8,11 +8,10 @@
 // a build runs do not inherit it. The lock file is never removed (removing it would let a third
 // build lock a new file while the second still holds the old one); the pid written in it only
 // tells a waiting build who it is waiting for.
-import { spawnSync } from "node:child_process";
 import { closeSync, constants, ftruncateSync, openSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { ToolFailedError, ToolMissingError, UserError } from "../errors.ts";
-import { childEnv, shellQuote } from "../exec.ts";
+import { ToolFailedError, UserError } from "../errors.ts";
+import { runSync, shellQuote } from "../exec.ts";
 import { cacheDir } from "../paths.ts";
 import { Store } from "./store.ts";
 
@@ -39,15 +38,11 @@ function lockWaitSeconds(env: NodeJS.ProcessEnv = process.env): number {
 /** flock(2) LOCK_EX on `fd` through util-linux flock: true when taken, false when another holder kept it for `waitSeconds`. */
 function flock(fd: number, waitSeconds: number): boolean {
   const args = ["-x", "-E", String(CONFLICT), ...(waitSeconds > 0 ? ["-w", String(waitSeconds)] : ["-n"]), "3"];
-  const r = spawnSync("flock", args, { stdio: ["ignore", "ignore", "pipe", fd], env: childEnv() });
-  if (r.error) {
-    if ((r.error as NodeJS.ErrnoException).code === "ENOENT") throw new ToolMissingError("flock", "util-linux");
-    throw r.error;
-  }
+  const r = runSync("flock", args, { stdio: ["ignore", "ignore", "pipe", fd] });
   if (r.status === 0) return true;
   if (r.status === CONFLICT) return false;
   const status = r.signal ? `killed by signal ${r.signal}` : `exit code ${r.status}`;
-  throw new ToolFailedError(shellQuote(["flock", ...args]), status, r.stderr.toString().trim(), "taking the cache lock");
+  throw new ToolFailedError(shellQuote(["flock", ...args]), status, r.stderr.trim(), "taking the cache lock");
 }
 
 /** "(pid 123) " from the lock file, when it names one: information for the user, not the lock. */

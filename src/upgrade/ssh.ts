@@ -6,13 +6,11 @@
 //   known_hosts for the rest of the command.
 // In every mode a device that comes back from an upgrade with another host key (lost identity,
 // or another machine answering) is an error, never a new key to accept.
-import { spawn } from "node:child_process";
 import { createReadStream, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { ToolMissingError, UserError } from "../errors.ts";
-import { childEnv, run } from "../exec.ts";
-import { packageOf } from "../host-tools.ts";
+import { UserError } from "../errors.ts";
+import { run, start } from "../exec.ts";
 
 /** How the device's host key is checked: see the header. */
 export type HostKeyCheck = "user-known-hosts" | "trust-on-first-use" | { knownHosts: string };
@@ -131,9 +129,10 @@ export class SshSession {
   }
 
   /** Run `command` on the device; `stdinFile` is streamed to it; stderr lines go to `onStderr` as they come. */
-  exec(command: string, o: ExecOptions = {}): Promise<SshResult> {
+  async exec(command: string, o: ExecOptions = {}): Promise<SshResult> {
+    // Rejects with a ToolMissingError when ssh is not installed.
+    const child = await start("ssh", sshArgv(this.target, command, this.pinnedFile), { stdio: [o.stdinFile ? "pipe" : "ignore", "pipe", "pipe"] });
     return new Promise((resolvePromise, reject) => {
-      const child = spawn("ssh", sshArgv(this.target, command, this.pinnedFile), { env: childEnv(), stdio: [o.stdinFile ? "pipe" : "ignore", "pipe", "pipe"] });
       let stdout = "";
       let stderr = "";
       let partial = "";
@@ -176,7 +175,7 @@ export class SshSession {
         if (timer) clearTimeout(timer);
         if (idleTimer) clearInterval(idleTimer);
         settled = true;
-        reject(e.code === "ENOENT" ? new ToolMissingError("ssh", packageOf("ssh")) : e);
+        reject(e);
       });
       if (input) {
         // Bytes read from the file are bytes ssh took: the pipe does not read ahead of it by more than its buffers.

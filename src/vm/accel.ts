@@ -3,14 +3,12 @@
 // have a /dev/kvm that opens fine but cannot run a guest (a PVM variant where OVMF stops with "KVM
 // internal error" and kernels hang early), so opening the device proves nothing. The probe's
 // verdict is cached in <cache>/accel.json, keyed by kernel release and QEMU version.
-import { spawn } from "node:child_process";
 import { closeSync, constants, openSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { release, tmpdir } from "node:os";
 import { join } from "node:path";
-import { ToolMissingError, UserError } from "../errors.ts";
-import { run } from "../exec.ts";
-import { packageOf } from "../host-tools.ts";
+import { UserError } from "../errors.ts";
+import { run, start, type ChildProcess } from "../exec.ts";
 import { writeAtomically } from "../fs/files.ts";
 import { cacheDir } from "../paths.ts";
 import { QEMU_BINARY, type Accel } from "./qemu-args.ts";
@@ -121,22 +119,25 @@ export async function probeKvm(ovmf: string, timeoutMs = PROBE_TIMEOUT_MS): Prom
   const args = ["-machine", "q35", "-accel", "kvm", "-cpu", "host", "-m", "256", "-bios", ovmf, "-nodefaults"];
   args.push("-display", "none", "-monitor", "none", "-serial", `file:${log}`, "-nic", "none", "-no-reboot");
   const started = Date.now();
-  const child = spawn(QEMU_BINARY, args, { stdio: ["ignore", "ignore", "pipe"] });
-  const killOnExit = (): void => void child.kill("SIGKILL");
+  let child: ChildProcess | undefined;
+  const killOnExit = (): void => void child?.kill("SIGKILL");
   process.on("exit", killOnExit);
-  let stderr = "";
-  child.stderr!.on("data", (b: Buffer) => (stderr += b.toString()));
   try {
+    // start() rejects (a ToolMissingError without QEMU) before anything is watched; finally cleans up.
+    child = await start(QEMU_BINARY, args, { stdio: ["ignore", "ignore", "pipe"] });
+    const qemu = child;
+    let stderr = "";
+    qemu.stderr!.on("data", (b: Buffer) => (stderr += b.toString()));
     return await new Promise<ProbeResult>((resolveProbe, reject) => {
       const finish = (r: ProbeResult): void => {
         clearInterval(poll);
         resolveProbe(r);
       };
-      child.on("error", (e: NodeJS.ErrnoException) => {
+      qemu.on("error", (e: NodeJS.ErrnoException) => {
         clearInterval(poll);
-        reject(e.code === "ENOENT" ? new ToolMissingError(QEMU_BINARY, packageOf(QEMU_BINARY)) : e);
+        reject(e);
       });
-      child.on("exit", (code, signal) => {
+      qemu.on("exit", (code, signal) => {
         const said = mainError(stderr) || "no message";
         // Killed from outside (Ctrl-C, kill): no verdict. Crashed (SIGABRT, SIGSEGV): a verdict.
         if (signal && INTERRUPTS.includes(signal)) finish({ ok: false, reason: `probe interrupted by ${signal}`, definite: false });
@@ -158,9 +159,10 @@ export async function probeKvm(ovmf: string, timeoutMs = PROBE_TIMEOUT_MS): Prom
       }, 100);
     });
   } finally {
-    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGKILL");
+    if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+      const running = child;
+      const exited = new Promise((r) => running.once("exit", r));
+      running.kill("SIGKILL");
       await exited;
     }
     process.off("exit", killOnExit);

@@ -2,16 +2,13 @@
 // runs on a qcow2 overlay whose read-only backing file is the image. Everything a run makes lives
 // in one work directory (<cache>/vm/<name>-XXXXXX): overlay.qcow2, ser.sock (the console, for
 // socat), serial.log (every console byte, written by QEMU) and qemu.log (QEMU's own output).
-// QEMU is long-running, so it is spawned here directly rather than through src/exec.ts.
-import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, openSync, statSync } from "node:fs";
 import { mkdir, mkdtemp, open, readFile, rm, type FileHandle } from "node:fs/promises";
 import { createServer } from "node:net";
 import { basename, join, resolve } from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { ToolFailedError, ToolMissingError, UserError } from "../errors.ts";
-import { childEnv, run, shellQuote } from "../exec.ts";
-import { packageOf } from "../host-tools.ts";
+import { run, shellQuote, start, type ChildProcess } from "../exec.ts";
 import { cacheDir } from "../paths.ts";
 import { chooseAccel, type AccelDecision } from "./accel.ts";
 import { cleanConsoleText, lastLines, PANIC_LINE, parseReadyLine, READY_LINE, type ReadyState } from "./console.ts";
@@ -199,11 +196,7 @@ export async function startVm(o: StartVmOptions): Promise<VmHandle> {
   try {
     // detached: its own process group, so a Ctrl-C in the terminal reaches only us and we stop
     // QEMU ourselves (and a kept VM survives the terminal).
-    child = spawn(QEMU_BINARY, args, { cwd: workDir, env: childEnv(), stdio: ["ignore", logFd, logFd], detached: true });
-    await new Promise<void>((ok, fail) => {
-      child.once("spawn", ok);
-      child.once("error", (e: NodeJS.ErrnoException) => fail(e.code === "ENOENT" ? new ToolMissingError(QEMU_BINARY, packageOf(QEMU_BINARY)) : e));
-    });
+    child = await start(QEMU_BINARY, args, { cwd: workDir, stdio: ["ignore", logFd, logFd], detached: true });
   } finally {
     closeSync(logFd);
   }
