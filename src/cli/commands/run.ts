@@ -7,7 +7,8 @@ import { OS_NAMES, ROOT } from "../../paths.ts";
 import { inputFile } from "../../user-files.ts";
 import { chooseAccel, describeAccel } from "../../vm/accel.ts";
 import { OVMF_PATH } from "../../vm/qemu-args.ts";
-import { MILESTONES, VmError, startVm, type VmHandle } from "../../vm/vm.ts";
+import { MILESTONES, startVm, type VmHandle } from "../../vm/vm.ts";
+import { VmError } from "../../vm/vm-error.ts";
 import { printJson } from "../output.ts";
 
 interface RunOptions {
