@@ -2,23 +2,21 @@
 // cached in the store by the digest of its inputs; out/ is replaced atomically at the end.
 import { readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { UserError } from "../errors.ts";
 import { run } from "../exec.ts";
 import { toolVersions } from "../host/doctor.ts";
-import { readGpt } from "../image/disk.ts";
 import { fsyncPath, fsyncTree, mkdirDurable } from "../fs/fsync.ts";
+import { sha256File } from "../fs/hash.ts";
+import { gptFromLayout } from "../image/layout-gpt.ts";
+import type { PublicKey, SigningKey } from "../image/update-signature.ts";
 import { loadLayout, resolveLayout } from "../model/layout.ts";
-import type { Target } from "../model/target.ts";
+import { parseTarget, type Target } from "../model/target.ts";
 import { OUT_DIR } from "../paths.ts";
 import { openStore } from "./cache.ts";
-import { sha256File } from "../fs/hash.ts";
 import { Progress, type StageReport } from "./progress.ts";
+import { recipeFor, type RecipeResult } from "./recipes.ts";
+import type { StageContext } from "./stage.ts";
 import { SHA256_CHECKED_MAX } from "./store.ts";
-import { ARTIFACTS, buildArtifacts } from "./stages/artifacts.ts";
-import { buildBootloader } from "./stages/bootloader.ts";
-import { buildDisk } from "./stages/disk.ts";
-import { buildImage } from "./stages/image.ts";
-import { buildRootfs } from "./stages/rootfs.ts";
-import type { PublicKey, SigningKey } from "../image/update-signature.ts";
 
 export interface BuildOptions {
   /** Scale the layout's sizes down (tests use 1/64); 1 = the real IC-OS sizes. */
@@ -45,50 +43,61 @@ export function outDirOf(target: Target): string {
   return join(OUT_DIR, target.os.name, target.variant);
 }
 
+/** Run the recipe of `target`'s kind; `chain` holds the targets that embed it (cycle check). */
+async function stagesOf(ctx: StageContext, target: Target, opts: BuildOptions, trustedKeys: PublicKey[], chain: string[]): Promise<RecipeResult> {
+  if (chain.includes(target.id)) throw new UserError(`${target.os.file}: ${[...chain, target.id].join(" embeds ")}: a target cannot embed itself`);
+  const recipe = recipeFor(target.os.kind);
+  if ("missing" in recipe) throw new UserError(`${target.id}: cannot build an image of kind ${target.os.kind} yet: ${recipe.missing}`);
+  const layout = resolveLayout(loadLayout(join(target.os.dir, target.os.layout)), { scale: opts.scale });
+  return recipe.build(ctx, target, layout, {
+    version: opts.version,
+    fillB: opts.fillB,
+    signingKey: opts.signingKey,
+    trustedKeys,
+    dependency: async (text) => {
+      const dep = await stagesOf(ctx, parseTarget(text), { ...opts, fillB: false }, trustedKeys, [...chain, target.id]);
+      return { diskImg: dep.diskImg, diskSha256: dep.sha256["disk.img"]!, digest: dep.diskDigest };
+    },
+  });
+}
 
 export async function build(target: Target, opts: BuildOptions): Promise<BuildResult> {
   const progress = new Progress(opts.quiet);
-  const layout = resolveLayout(loadLayout(join(target.os.dir, target.os.layout)), { scale: opts.scale });
   // The lock wait and damaged cache entries are reported like every other step (a --json build stays quiet).
   const { store, release } = openStore(opts.cacheDir, { note: (line) => progress.note(line) });
   try {
-    const image = await buildImage(store, target, progress);
     // Each trusted key once, in fingerprint order: the image, its digest and the manifest agree.
     const keys = new Map([...(opts.signingKey ? [opts.signingKey] : []), ...(opts.trustedKeys ?? [])].map((k) => [k.fingerprint, k]));
-    const trust = { keys: [...keys.values()].sort((a, b) => a.fingerprint.localeCompare(b.fingerprint)), unsigned: target.os.variants[target.variant]!.unsignedUpgrades };
-    const rootfs = await buildRootfs(store, target, layout, image.imageId, { version: opts.version, trust }, progress);
-    const boot = await buildBootloader(store, target.os, layout, progress);
-    const disk = await buildDisk(store, `${target.id} disk (${opts.fillB ? "A+B" : "A"})`, layout, boot, rootfs, { fillB: opts.fillB }, progress);
-    const artifacts = await buildArtifacts(store, `${target.id} archives`, disk, rootfs, { version: opts.version, sourceDateEpoch: target.os.sourceDateEpoch, target: target.id, signing: opts.signingKey }, progress);
+    const trustedKeys = [...keys.values()].sort((a, b) => a.fingerprint.localeCompare(b.fingerprint));
+    const made = await stagesOf({ store, progress }, target, opts, trustedKeys, []);
+    const layout = resolveLayout(loadLayout(join(target.os.dir, target.os.layout)), { scale: opts.scale });
 
     // Hashes come from the stages that made the files (kept in the cache), not from re-reading them.
-    const sums: Record<string, string> = { "disk.img": disk.diskSha256, ...artifacts.sha256 };
     const manifest = {
       target: target.id,
       version: opts.version,
       signedBy: opts.signingKey?.fingerprint ?? null,
-      trustedKeys: trust.keys.map((k) => k.fingerprint),
-      unsignedUpgrades: trust.unsigned,
+      trustedKeys: trustedKeys.map((k) => k.fingerprint),
+      unsignedUpgrades: target.os.variants[target.variant]!.unsignedUpgrades,
       scale: opts.scale,
       fillB: opts.fillB,
-      inputs: { baseImage: image.baseImage, image: image.imageId, context: image.contextDigest },
+      inputs: made.inputs,
       stages: Object.fromEntries(progress.stages.map((s) => [s.stage, s.digest])),
       tools: await toolVersions(["podman", "runc", "tar", "mke2fs", "debugfs", "mkfs.vfat", "mcopy", "grub-mkimage", "zstd"]),
-      partitions: readGpt(disk.diskImg).disk.partitions.map((p) => ({
+      partitions: gptFromLayout(layout).partitions.map((p) => ({
         index: p.index, name: p.name, type: p.typeGuid, guid: p.partGuid, startLba: p.firstLba, sizeLba: p.lastLba - p.firstLba + 1,
-        sha256: disk.partitionSha256[p.index] ?? "empty",
+        sha256: made.partitionSha256[p.index] ?? "empty",
       })),
-      sha256: sums,
+      sha256: made.sha256,
     };
     const out = opts.outDir ?? outDirOf(target);
     const text = JSON.stringify(manifest, null, 2) + "\n";
-    const files = { "disk.img": disk.diskImg, ...Object.fromEntries(ARTIFACTS.map((a) => [a, join(artifacts.dir, a)])) };
-    const stale = await outOfDate(out, files, sums, text);
+    const stale = await outOfDate(out, made.files, made.sha256, text);
     if (stale === undefined) {
       progress.note(`up to date: ${out}`);
     } else {
       progress.note(`writing ${out} (${stale})`);
-      await writeOut(out, files, sums, text);
+      await writeOut(out, made.files, made.sha256, text);
       progress.note(`done: ${out}`);
     }
     return { outDir: out, manifest, stages: progress.stages };

@@ -4,9 +4,8 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { UPDATE_IMAGE_MEMBERS } from "../model/device-contract.ts";
 import { writeTar } from "./tar.ts";
-
-export const UPDATE_IMAGE_MEMBERS = ["VERSION.TXT", "boot.img", "root.img"] as const;
 
 export async function writeUpdateImage(o: { out: string; version: string; bootImg: string; rootImg: string; mtime: number }): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), "icos-update-img-"));

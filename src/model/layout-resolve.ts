@@ -1,6 +1,7 @@
 // A layout in sectors: where each partition (and LVM volume) lands and how large the disk is,
 // optionally scaled down for test images. Re-exported by layout.ts, which owns the schema.
 import { UserError, ValidationError } from "../errors.ts";
+import { nameGuid } from "../formats/guid.ts";
 import type { Contents, Filesystem, Layout, LayoutPartition, PartitionType } from "./layout.ts";
 import { layoutProblems, LVM_METADATA_BYTES, place } from "./layout-rules.ts";
 import { roundUp } from "./size.ts";
@@ -10,6 +11,7 @@ export interface ResolvedVolume {
   contents: Contents;
   filesystem: Filesystem;
   slot?: "A" | "B";
+  mountPoint?: string;
   /** First extent of the volume (volumes are laid out in order, one segment each). */
   startExtent: number;
   extents: number;
@@ -39,6 +41,10 @@ export interface ResolvedPartition {
   label?: string;
   contents: Contents;
   slot?: "A" | "B";
+  mountPoint?: string;
+  /** The GPT unique partition GUID (name-based: layout name + partition name). The GPT and the
+   * kernel command line (root=PARTUUID=) both read it from here, so they cannot disagree. */
+  partGuid: string;
   lvm?: ResolvedLvm;
 }
 
@@ -48,6 +54,8 @@ export interface ResolvedLayout {
   alignmentBytes: number;
   /** The scale the sizes were multiplied by (1 = real sizes). */
   scale: number;
+  /** The GPT disk GUID (name-based). */
+  diskGuid: string;
   sizeBytes: number;
   sizeLba: number;
   partitions: ResolvedPartition[];
@@ -113,13 +121,15 @@ export function resolveLayout(layout: Layout, opts: { scale?: number; file?: str
       sizeBytes,
       filesystem: p.filesystem,
       contents: p.contents,
+      partGuid: nameGuid(scaled.name, p.name),
     };
+    if (p.mountPoint !== undefined) r.mountPoint = p.mountPoint;
     if (p.label !== undefined) r.label = p.label;
     if (p.slot !== undefined) r.slot = p.slot;
     if (p.lvm) r.lvm = resolveLvm(p.lvm, sizeBytes);
     return r;
   });
-  return { name: scaled.name, sectorSize: sector, alignmentBytes: scaled.alignment, scale, sizeBytes: diskBytes, sizeLba: diskBytes / sector, partitions };
+  return { name: scaled.name, sectorSize: sector, alignmentBytes: scaled.alignment, scale, diskGuid: nameGuid(scaled.name, "disk"), sizeBytes: diskBytes, sizeLba: diskBytes / sector, partitions };
 }
 
 function resolveLvm(lvm: NonNullable<LayoutPartition["lvm"]>, pvBytes: number): ResolvedLvm {
@@ -129,6 +139,7 @@ function resolveLvm(lvm: NonNullable<LayoutPartition["lvm"]>, pvBytes: number): 
     const extents = v.size / extent;
     const r: ResolvedVolume = { name: v.name, contents: v.contents, filesystem: v.filesystem, startExtent: next, extents, sizeBytes: v.size };
     if (v.slot !== undefined) r.slot = v.slot;
+    if (v.mountPoint !== undefined) r.mountPoint = v.mountPoint;
     next += extents;
     return r;
   });

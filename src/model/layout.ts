@@ -43,6 +43,10 @@ const lvmName = z.string({ error: expected("an LVM name") }).regex(LVM_NAME, {
 const contents = z.enum(CONTENTS, { error: oneOf(CONTENTS) });
 const filesystem = z.enum(FILESYSTEMS, { error: oneOf(FILESYSTEMS) });
 const slot = z.enum(SLOTS, { error: oneOf(SLOTS) });
+const mountPoint = z
+  .string({ error: expected("an absolute path") })
+  .regex(/^(\/[A-Za-z0-9._-]+)+$/, { error: (iss) => `expected an absolute path such as /boot/config, got ${show(iss.input)}` })
+  .describe("where the running system mounts it (the device contract tells the boot scripts)");
 
 export const lvmVolumeSchema = strict(
   {
@@ -52,6 +56,7 @@ export const lvmVolumeSchema = strict(
     contents: contents.describe("what fills the volume"),
     filesystem: filesystem.default("none").describe("filesystem the build makes; none = raw or made on first boot"),
     slot: slot.optional().describe("A or B, for volumes of an A/B set"),
+    mountPoint: mountPoint.optional(),
   },
   "a volume mapping",
 );
@@ -82,6 +87,7 @@ export const partitionSchema = strict(
     label: z.string({ error: expected("a filesystem label") }).min(1, "must not be empty").optional().describe("filesystem label"),
     contents: contents.describe("what fills the partition"),
     slot: slot.optional().describe("A or B, for partitions of an A/B set"),
+    mountPoint: mountPoint.optional(),
     lvm: lvmSchema.optional().describe("the volume group on this partition (type lvm only)"),
   },
   "a partition mapping",

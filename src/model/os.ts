@@ -54,6 +54,10 @@ export const osSchema = strict(
               .boolean({ error: expected("true or false") })
               .default(false)
               .describe("the image installs update images that no trusted key signed (dev variants; it says so on the console)"),
+            embed: z
+              .record(str, z.string({ error: expected("a target like guestos/dev") }).regex(/^[a-z0-9-]+\/[a-z0-9-]+$/, "expected a target like guestos/dev"))
+              .default({})
+              .describe("partition name -> another target whose disk.img the build writes into it (built first; its digest is part of the disk's cache key)"),
           },
           "a variant",
         ),

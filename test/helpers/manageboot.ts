@@ -10,9 +10,31 @@ import { decodeGrubenv, encodeGrubenv } from "../../src/formats/grubenv.ts";
 import type { Slot } from "../../src/model/boot-cycle.ts";
 import { buildExt4 } from "../../src/image/ext4.ts";
 import { writeTar } from "../../src/image/tar.ts";
-import { UPDATE_IMAGE_MEMBERS, writeUpdateImage } from "../../src/image/update-image.ts";
+import { writeUpdateImage } from "../../src/image/update-image.ts";
+import { loadBootCycleTable } from "../../src/model/boot-cycle.ts";
+import { deviceContract, renderContractEnv, UPDATE_IMAGE_MEMBERS, type DeviceContract } from "../../src/model/device-contract.ts";
+import { loadLayout, resolveLayout } from "../../src/model/layout.ts";
 
 export const MANAGEBOOT = join(IC_OS_DIR, "components/upgrade/opt/ic/bin/manageboot.sh");
+export const ICOS_LIB = join(IC_OS_DIR, "components/icos-lib/opt/ic/lib");
+
+/**
+ * GuestOS's real device contract (what the build writes into the image), with every device and
+ * image path moved into `dir`: slot devices become the files in `parts` named like the partitions.
+ */
+export function standInContract(dir: string, parts: string): DeviceContract {
+  const c = deviceContract(resolveLayout(loadLayout(join(IC_OS_DIR, "guestos", "layout.yaml"))), loadBootCycleTable());
+  const move = <T extends { name: string; linux: string }>(d: T): T => ({ ...d, linux: join(parts, d.name) });
+  const slots = Object.fromEntries(Object.entries(c.slots).map(([s, d]) => [s, { boot: move(d.boot), root: move(d.root), ...(d.var ? { var: move(d.var) } : {}) }]));
+  return {
+    ...c,
+    ...(c.grub ? { grub: move(c.grub) } : {}),
+    ...(c.config ? { config: move(c.config) } : {}),
+    slots,
+    versionFiles: { ...c.versionFiles, root: join(dir, "version.txt") } as DeviceContract["versionFiles"],
+    upgradeTrust: { keysDir: join(dir, "keys"), policy: join(dir, "policy"), target: join(dir, "target") } as DeviceContract["upgradeTrust"],
+  };
+}
 export const MIB = 1 << 20;
 const SDE = 1_700_000_000;
 
@@ -43,16 +65,14 @@ export function device(dir: string, grubenv: Record<string, string> = { boot_alt
   mkdirSync(join(dir, "keys"), { recursive: true });
   writeFileSync(join(dir, "policy"), `unsigned=${o.unsigned ?? "allow"}\n`);
   writeFileSync(join(dir, "target"), `${o.target ?? "guestos/dev"}\n`);
+  writeFileSync(join(dir, "contract.env"), renderContractEnv(standInContract(dir, parts)));
   const env = {
     ...process.env,
-    MANAGEBOOT_PARTS: parts,
+    ICOS_CONTRACT: join(dir, "contract.env"),
+    ICOS_LIB,
     MANAGEBOOT_GRUBENV: file,
-    MANAGEBOOT_VERSION_FILE: join(dir, "version.txt"),
     MANAGEBOOT_STAGE: join(dir, "stage"),
     MANAGEBOOT_LOCK: join(dir, "lock"),
-    MANAGEBOOT_KEYS: join(dir, "keys"),
-    MANAGEBOOT_POLICY: join(dir, "policy"),
-    MANAGEBOOT_TARGET: join(dir, "target"),
     ICOS_CONSOLE: join(dir, "console"),
     MANAGEBOOT_REBOOT: `touch ${join(dir, "rebooted")}`,
     PATH: `/usr/sbin:/sbin:${process.env.PATH}`,

@@ -1,59 +1,69 @@
-// Stage 6: the compressed artifacts of a build: disk-img.tar.zst (the sparse disk),
-// update-img.tar.zst (boot.img, root.img, VERSION.TXT) and update-img-test.tar.zst (the same
-// system stamped "<version>-test", so a machine can upgrade to what it runs), cached like every
-// other stage.
+// Stage: the compressed artifacts of a build: disk-img.tar.zst (the sparse disk) and, for A/B
+// images, update-img.tar.zst (boot.img, root.img, VERSION.TXT) and update-img-test.tar.zst (the
+// same system stamped "<version>-test", so a machine can upgrade to what it runs).
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { run } from "../../exec.ts";
-import { toolVersions } from "../../host/doctor.ts";
+import { sha256File } from "../../fs/hash.ts";
 import { editExt4 } from "../../image/ext4-edit.ts";
 import { writeTar } from "../../image/tar.ts";
 import { writeUpdateImage } from "../../image/update-image.ts";
 import { signUpdateImage, type SigningKey } from "../../image/update-signature.ts";
-import { digestOf } from "../digest.ts";
-import { sha256File } from "../../fs/hash.ts";
-import type { Progress } from "../progress.ts";
-import type { Store } from "../store.ts";
-import type { DiskResult } from "./disk.ts";
-import { VERSION_FILES, type RootfsResult } from "./rootfs.ts";
+import { VERSION_FILES } from "../../model/device-contract.ts";
+import type { Stage } from "../stage.ts";
 
-const VERSION = 5; // 5: signed update images, bound to their target
-export const ARTIFACTS = ["disk-img.tar.zst", "update-img.tar.zst", "update-img-test.tar.zst"] as const;
+export const DISK_ARCHIVE = "disk-img.tar.zst";
+export const UPDATE_ARCHIVES = ["update-img.tar.zst", "update-img-test.tar.zst"] as const;
 
-export interface ArtifactsResult {
+export interface ArtifactsInput {
+  subject: string;
+  disk: { img: string; digest: string };
+  /** The slot images for update images (A/B kinds); absent: the disk archive only. */
+  slot?: { bootImg: string; rootImg: string; digest: string };
+  version: string;
+  sourceDateEpoch: number;
+  target: string;
+  signing?: SigningKey;
+}
+
+export interface ArtifactsOutput {
   dir: string;
+  /** Archive name -> sha256. */
   sha256: Record<string, string>;
 }
 
-export async function buildArtifacts(store: Store, subject: string, disk: DiskResult, rootfs: RootfsResult, opts: { version: string; sourceDateEpoch: number; target: string; signing?: SigningKey }, progress: Progress): Promise<ArtifactsResult> {
+export const artifactsStage: Stage<ArtifactsInput, ArtifactsOutput> = {
+  name: "artifacts",
+  version: 6, // 6: update images only for A/B kinds
+  tools: ["zstd", "debugfs", "e2fsck", "openssl"],
   // The signing key enters the digest by its public key's fingerprint; the private key never does.
-  const tools = await toolVersions(["zstd", "debugfs", "e2fsck", ...(opts.signing ? ["openssl"] : [])]);
-  const digest = digestOf({ stage: "artifacts", version: VERSION, disk: disk.digest, rootfs: rootfs.digest, imageVersion: opts.version, sde: opts.sourceDateEpoch, target: opts.target, signedBy: opts.signing?.fingerprint ?? null, tools });
-  return progress.stage("artifacts", subject, digest, async () => {
-    const hit = store.get("artifacts", digest);
-    if (hit) return { value: { dir: hit.path, sha256: hit.meta.sha256 as Record<string, string> }, cache: "hit" };
-    const entry = await store.put("artifacts", digest, async (dir) => {
-      const mtime = opts.sourceDateEpoch;
-      await writeTar({ out: join(dir, "disk-img.tar.zst"), entries: [{ path: "disk.img", type: "file", source: disk.diskImg }], mtime, compress: "zstd", sparse: true });
-      await writeUpdateImage({ out: join(dir, "update-img.tar.zst"), version: opts.version, bootImg: rootfs.bootImg, rootImg: rootfs.rootImg, mtime });
+  key: (i) => ({ disk: i.disk.digest, slot: i.slot?.digest ?? null, imageVersion: i.version, sde: i.sourceDateEpoch, target: i.target, signedBy: i.signing?.fingerprint ?? null }),
+  subject: (i) => i.subject,
+  async run(dir, i) {
+    const mtime = i.sourceDateEpoch;
+    const names: string[] = [DISK_ARCHIVE];
+    await writeTar({ out: join(dir, DISK_ARCHIVE), entries: [{ path: "disk.img", type: "file", source: i.disk.img }], mtime, compress: "zstd", sparse: true });
+    if (i.slot) {
+      await writeUpdateImage({ out: join(dir, UPDATE_ARCHIVES[0]), version: i.version, bootImg: i.slot.bootImg, rootImg: i.slot.rootImg, mtime });
       // The test image: copies of boot.img/root.img with only the version files rewritten.
-      const testVersion = `${opts.version}-test`;
+      const testVersion = `${i.version}-test`;
       const work = join(dir, "test-img");
       await mkdir(work);
       const boot = join(work, "boot.img");
       const root = join(work, "root.img");
-      await run("cp", ["--sparse=always", rootfs.bootImg, boot], { context: "copy boot.img for the test update image" });
-      await run("cp", ["--sparse=always", rootfs.rootImg, root], { context: "copy root.img for the test update image" });
-      const edit = { sourceDateEpoch: opts.sourceDateEpoch };
+      await run("cp", ["--sparse=always", i.slot.bootImg, boot], { context: "copy boot.img for the test update image" });
+      await run("cp", ["--sparse=always", i.slot.rootImg, root], { context: "copy root.img for the test update image" });
+      const edit = { sourceDateEpoch: i.sourceDateEpoch };
       await editExt4(boot, [{ type: "file", path: VERSION_FILES.boot, content: testVersion + "\n" }], edit);
       await editExt4(root, [{ type: "file", path: VERSION_FILES.root, content: testVersion + "\n" }], edit);
-      await writeUpdateImage({ out: join(dir, "update-img-test.tar.zst"), version: testVersion, bootImg: boot, rootImg: root, mtime });
+      await writeUpdateImage({ out: join(dir, UPDATE_ARCHIVES[1]), version: testVersion, bootImg: boot, rootImg: root, mtime });
       await rm(work, { recursive: true });
-      if (opts.signing) for (const a of ["update-img.tar.zst", "update-img-test.tar.zst"]) await signUpdateImage(join(dir, a), opts.signing, opts.target);
-      const sha256: Record<string, string> = {};
-      for (const a of ARTIFACTS) sha256[a] = await sha256File(join(dir, a));
-      return { version: opts.version, signedBy: opts.signing?.fingerprint ?? null, sha256 };
-    });
-    return { value: { dir: entry.path, sha256: entry.meta.sha256 as Record<string, string> }, cache: "miss" };
-  });
-}
+      if (i.signing) for (const a of UPDATE_ARCHIVES) await signUpdateImage(join(dir, a), i.signing, i.target);
+      names.push(...UPDATE_ARCHIVES);
+    }
+    const sha256: Record<string, string> = {};
+    for (const a of names) sha256[a] = await sha256File(join(dir, a));
+    return { version: i.version, signedBy: i.signing?.fingerprint ?? null, sha256 };
+  },
+  output: (dir, meta) => ({ dir, sha256: meta.sha256 as Record<string, string> }),
+};

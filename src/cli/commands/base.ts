@@ -1,19 +1,13 @@
 import type { Command } from "commander";
-import { join } from "node:path";
 import { openStore } from "../../build/cache.ts";
 import { Progress } from "../../build/progress.ts";
-import { exportBases, importBase } from "../../build/stages/base-transfer.ts";
-import { updateBases } from "../../build/stages/base.ts";
-import { loadOs } from "../../model/os.ts";
-import { IC_OS_DIR, OS_NAMES } from "../../paths.ts";
-import { UserError } from "../../errors.ts";
+import { exportBases, importBase } from "../../build/base-transfer.ts";
+import { updateBases } from "../../build/bases.ts";
+import { loadOsNamed } from "../../model/target.ts";
 import { inputFile, outputDirectory } from "../../user-files.ts";
 import { printJson } from "../output.ts";
 
-function os(name: string) {
-  if (!(OS_NAMES as readonly string[]).includes(name)) throw new UserError(`unknown OS ${JSON.stringify(name)}`, `known: ${OS_NAMES.join(", ")}`);
-  return loadOs(join(IC_OS_DIR, name, "os.yaml"));
-}
+const os = (name: string) => loadOsNamed(name);
 
 export function register(program: Command): void {
   const base = program.command("base").description("manage the pinned base images (Dockerfile.base output) of an OS");
@@ -21,7 +15,7 @@ export function register(program: Command): void {
   base
     .command("update")
     .description("rebuild an OS's base images from the archive and pin them in ic-os/<os>/base.lock.json")
-    .argument("<os>", OS_NAMES.join(" | "))
+    .argument("<os>", "an OS with an os.yaml, e.g. guestos (`icos targets` lists them)")
     .option("--if-missing", "only build flavours whose pin is missing, stale or not in local storage")
     .option("--json", "print the pins as JSON")
     .addHelpText("after", "\nExample:\n  $ icos base update guestos\n  $ icos base update guestos --if-missing")
@@ -39,7 +33,7 @@ export function register(program: Command): void {
   base
     .command("export")
     .description("write an OS's pinned base images as OCI archives, to reproduce its images on another machine")
-    .argument("<os>", OS_NAMES.join(" | "))
+    .argument("<os>", "an OS with an os.yaml, e.g. guestos (`icos targets` lists them)")
     .requiredOption("--out <dir>", "directory for <os>-base-<flavour>.oci.tar files")
     .addHelpText("after", "\nExample:\n  $ icos base export guestos --out /tmp/bases")
     .action(async (name: string, opts: { out: string }) => {

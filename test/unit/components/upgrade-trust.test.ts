@@ -9,7 +9,6 @@ import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { IC_OS_DIR } from "../../../src/paths.ts";
-import { UPGRADE_TRUST } from "../../../src/build/stages/rootfs.ts";
 import { encodeGrubenv } from "../../../src/formats/grubenv.ts";
 import { writeTar } from "../../../src/image/tar.ts";
 import { loadSigningKey, signUpdateImage, SIGNATURE_FRAME_BYTES } from "../../../src/image/update-signature.ts";
@@ -199,11 +198,4 @@ test("icos-confirm retries a failed confirm and reports when it gives up", (t) =
   assert.match(readFileSync(join(dir, "console"), "utf8"), /confirm failed \(attempt 2 of 5\); retrying[\s\S]*slot B confirmed: version 2\.0\.0/);
   assert.equal(confirm(9).status, 1);
   assert.match(readFileSync(join(dir, "console"), "utf8"), /confirm failed 5 times/);
-});
-
-test("manageboot reads the upgrade trust where the build writes it (UPGRADE_TRUST)", () => {
-  const script = readFileSync(join(IC_OS_DIR, "components/upgrade/opt/ic/bin/manageboot.sh"), "utf8");
-  for (const [name, path] of [["KEYS", UPGRADE_TRUST.keysDir], ["POLICY", UPGRADE_TRUST.policy], ["TARGET_FILE", UPGRADE_TRUST.target]] as const) {
-    assert.match(script, new RegExp(`^${name}=\\$\\{MANAGEBOOT_[A-Z]+:-${path.replace(/\//g, "\\/")}\\}$`, "m"), name);
-  }
 });

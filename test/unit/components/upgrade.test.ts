@@ -100,7 +100,7 @@ test("a corrupted, truncated or incomplete update image is refused before anythi
   const noRoot = await updateImage(dir, "2.0.1", { omit: "root.img" });
   refused(["upgrade-install", noRoot.file, noRoot.sha256], /update image members are VERSION\.TXT boot\.img but must be exactly: VERSION\.TXT boot\.img root\.img/);
   const big = await updateImage(dir, "2.0.2", { rootBytes: 5 * MIB });
-  refused(["upgrade-install", big.file, big.sha256], /root\.img is 5242880 bytes, partition B_root only 4194304/);
+  refused(["upgrade-install", big.file, big.sha256], /root\.img is 5242880 bytes, slot B.s root device \S+\/B_root only 4194304/);
   refused(["upgrade-install", upd.file, "abc"], /sha256 must be 64 hex digits/);
   refused(["upgrade-install", join(dir, "missing"), upd.sha256], /no such file/);
 });

@@ -8,7 +8,12 @@ set -eu
 ICOS_TAG=config-partition
 # shellcheck source-path=SCRIPTDIR/../../../../icos-lib/opt/ic/lib source=icos-lib.sh
 . "${ICOS_LIB:-/opt/ic/lib}/icos-lib.sh"
-dev=${1:-/dev/disk/by-partlabel/config}
+if [ $# -ge 1 ]; then
+  dev=$1
+else
+  icos_contract
+  dev=${ICOS_CONFIG_DEV:?the device contract names no config device}
+fi
 BLANK_MIB=4
 
 status=0

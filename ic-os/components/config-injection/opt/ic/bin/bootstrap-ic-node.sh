@@ -1,7 +1,7 @@
 #!/bin/sh
 # Config injection: take the bootstrap files from the CONFIG media (a vfat filesystem labelled
 # CONFIG, attached read-only by HostOS, which this system does not trust), check them with the
-# host's rules (validate-config-media.sh), keep them on /boot/config/bootstrap and unpack them
+# host's rules (validate-config-media.sh), keep them on the config partition (bootstrap/) and unpack them
 # into /run/config (root only). Without media, the files kept from an earlier boot are used,
 # checked again. A refused media is not kept and nothing of it is used: the node stays
 # unconfigured and says why on the console.
@@ -14,7 +14,11 @@ ICOS_TAG=bootstrap-ic-node
 MEDIA_LABEL=CONFIG
 # The ICOS_* settings point the script at directories instead of the device (the fast tier).
 MEDIA_DIR=${ICOS_MEDIA_DIR:-}
-CONFIG_DIR=${ICOS_BOOT_CONFIG:-/boot/config}
+CONFIG_DIR=${ICOS_BOOT_CONFIG:-}
+if [ -z "$CONFIG_DIR" ]; then
+  icos_contract
+  CONFIG_DIR=${ICOS_CONFIG_MOUNT:?the device contract names no config mount point}
+fi
 RUN_DIR=${ICOS_RUN_CONFIG:-/run/config}
 NODE_DIR=${ICOS_NODE_DIR:-/run/ic-node}
 KEY_OWNER=${ICOS_KEY_OWNER:-ic-replica}

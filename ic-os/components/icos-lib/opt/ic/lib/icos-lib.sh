@@ -26,3 +26,36 @@ icos_persist() {
   mv -f "$tmp" "$dest"
   icos_fsync "$(dirname "$dest")"
 }
+
+# The device contract (docs/architecture.md): this image's devices, mount points, version files
+# and update-image members, written by icos build from the resolved layout (ICOS_* variables).
+# Scripts take every device and path of the image from here, never from a literal.
+icos_contract() {
+  contract=${ICOS_CONTRACT:-/opt/ic/share/device-contract.env}
+  [ -r "$contract" ] || icos_fail "no device contract at $contract (not an image built by icos?)"
+  # shellcheck source=/dev/null
+  . "$contract"
+}
+
+# icos_slot_dev SLOT boot|root|var: that device of slot A or B; empty when the layout has none.
+icos_slot_dev() {
+  case "$1/$2" in
+    A/boot) echo "${ICOS_A_BOOT_DEV:-}" ;;
+    A/root) echo "${ICOS_A_ROOT_DEV:-}" ;;
+    A/var) echo "${ICOS_A_VAR_DEV:-}" ;;
+    B/boot) echo "${ICOS_B_BOOT_DEV:-}" ;;
+    B/root) echo "${ICOS_B_ROOT_DEV:-}" ;;
+    B/var) echo "${ICOS_B_VAR_DEV:-}" ;;
+    *) return 1 ;;
+  esac
+}
+
+# icos_running_slot [CMDLINE_FILE]: the slot the kernel was booted as (dfinity.system=, set by grub.cfg).
+icos_running_slot() {
+  slot=A
+  read -r cmdline < "${1:-/proc/cmdline}"
+  for arg in $cmdline; do
+    case "$arg" in dfinity.system=A | dfinity.system=B) slot=${arg#dfinity.system=} ;; esac
+  done
+  echo "$slot"
+}

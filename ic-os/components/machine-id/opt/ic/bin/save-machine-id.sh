@@ -6,7 +6,12 @@ set -eu
 ICOS_TAG=machine-id
 # shellcheck source-path=SCRIPTDIR/../../../../icos-lib/opt/ic/lib source=icos-lib.sh
 . "${ICOS_LIB:-/opt/ic/lib}/icos-lib.sh"
-dir=${1:-/boot/config}
+if [ $# -ge 1 ]; then
+  dir=$1
+else
+  icos_contract
+  dir=${ICOS_CONFIG_MOUNT:?the device contract names no config mount point}
+fi
 current=$(cat /etc/machine-id)
 if [ -f "$dir/machine-id" ]; then
   saved=$(cat "$dir/machine-id")

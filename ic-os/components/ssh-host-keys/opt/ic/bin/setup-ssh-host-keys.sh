@@ -1,5 +1,5 @@
 #!/bin/sh
-# Generate the ssh host keys that do not exist yet under /boot/config/ssh (ssh-keygen -A keeps
+# Generate the ssh host keys that do not exist yet under <config mount>/ssh (ssh-keygen -A keeps
 # existing ones), so they survive reboots and upgrades. A key that a power cut left empty or
 # torn is replaced; new keys are flushed to disk before sshd uses them.
 # Usage: setup-ssh-host-keys.sh [DIR]
@@ -7,7 +7,12 @@ set -eu
 ICOS_TAG=ssh-host-keys
 # shellcheck source-path=SCRIPTDIR/../../../../icos-lib/opt/ic/lib source=icos-lib.sh
 . "${ICOS_LIB:-/opt/ic/lib}/icos-lib.sh"
-dir=${1:-/boot/config/ssh}
+if [ $# -ge 1 ]; then
+  dir=$1
+else
+  icos_contract
+  dir=${ICOS_CONFIG_MOUNT:?the device contract names no config mount point}/ssh
+fi
 keys=$dir/etc/ssh
 mkdir -p "$keys"
 chmod 0700 "$dir"

@@ -18,26 +18,30 @@
 #   confirm                      keep the running slot (boot_cycle=stable); icos-confirm.service
 #                                runs it once the system is healthy
 #
-# The MANAGEBOOT_* variables point it at files instead of the device (test/unit/components/
-# upgrade.test.ts runs it on the build host).
+# Every device and image path comes from the device contract (ICOS_CONTRACT, icos-lib.sh); the
+# MANAGEBOOT_* variables and a contract naming plain files let test/unit/components/upgrade.test.ts
+# run it on the build host.
 set -eu
 
-PARTS=${MANAGEBOOT_PARTS:-/dev/disk/by-partlabel}
+# shellcheck source-path=SCRIPTDIR/../../../../icos-lib/opt/ic/lib source=icos-lib.sh
+. "${ICOS_LIB:-/opt/ic/lib}/icos-lib.sh"
+# Devices, version files, trust paths and update-image members: the image's device contract.
+icos_contract
 GRUBENV=${MANAGEBOOT_GRUBENV:-}
 CMDLINE=${MANAGEBOOT_CMDLINE:-/proc/cmdline}
-VERSION_FILE=${MANAGEBOOT_VERSION_FILE:-/opt/ic/share/version.txt}
 STAGE=${MANAGEBOOT_STAGE:-/run/manageboot/stage}
 LOCK=${MANAGEBOOT_LOCK:-/run/manageboot/lock}
 REBOOT=${MANAGEBOOT_REBOOT:-systemctl --no-block reboot}
-KEYS=${MANAGEBOOT_KEYS:-/opt/ic/share/upgrade/keys}
-POLICY=${MANAGEBOOT_POLICY:-/opt/ic/share/upgrade/policy}
-TARGET_FILE=${MANAGEBOOT_TARGET:-/opt/ic/share/upgrade/target}
+VERSION_FILE=$ICOS_VERSION_FILE_ROOT
+KEYS=$ICOS_UPGRADE_KEYS
+POLICY=$ICOS_UPGRADE_POLICY
+TARGET_FILE=$ICOS_UPGRADE_TARGET
+MEMBERS=$ICOS_UPDATE_MEMBERS
 CONSOLE=${ICOS_CONSOLE:-/dev/console}
 # How long a command waits for another manageboot (e.g. a status poll) to finish.
 LOCK_WAIT=${MANAGEBOOT_LOCK_WAIT:-60}
 GRUB_MNT=/run/manageboot/grub
 VAR_WIPE_MIB=16
-MEMBERS="VERSION.TXT boot.img root.img"
 # The signature trailer (docs/upgrade.md, "Signed update images"): a zstd skippable frame (magic
 # 0x184D2A50, little endian, then the payload size 1024) at the very end of the file.
 SIG_MAGIC=502a4d1800040000
@@ -56,13 +60,13 @@ usage() {
 
 other() { if [ "$1" = A ]; then echo B; else echo A; fi; }
 
-current_slot() {
-  slot=A
-  read -r line < "$CMDLINE"
-  for arg in $line; do
-    case "$arg" in dfinity.system=A | dfinity.system=B) slot=${arg#dfinity.system=} ;; esac
-  done
-  echo "$slot"
+current_slot() { icos_running_slot "$CMDLINE"; }
+
+# A slot's boot, root or var device (icos_slot_dev), which must exist in the contract.
+slot_dev() {
+  d=$(icos_slot_dev "$1" "$2")
+  [ -n "$d" ] || die "the device contract names no $2 device for slot $1"
+  echo "$d"
 }
 
 cleanup() {
@@ -88,7 +92,7 @@ take_lock() {
 open_grubenv() {
   if [ -z "$GRUBENV" ]; then
     mkdir -p "$GRUB_MNT"
-    mountpoint -q "$GRUB_MNT" || mount -t vfat -o "${1:-rw},nodev,nosuid,noexec" "$PARTS/grub" "$GRUB_MNT"
+    mountpoint -q "$GRUB_MNT" || mount -t vfat -o "${1:-rw},nodev,nosuid,noexec" "$ICOS_GRUB_DEV" "$GRUB_MNT"
     GRUBENV=$GRUB_MNT/grubenv
   fi
   [ -f "$GRUBENV" ] || die "no grubenv at $GRUBENV"
@@ -125,23 +129,27 @@ write_grubenv() {
   sync "$(dirname "$GRUBENV")"
 }
 
-# What GRUB does with grubenv on the next boot (boot-cycle.json; an unknown cycle counts as stable).
+# What GRUB does with grubenv on the next boot: the contract lists the boot_cycle values after
+# which it boots the other slot (rendered from boot-cycle.json); any other value keeps the slot.
 next_slot() {
-  case "$boot_cycle" in
-    failsafe_check) other "$boot_alternative" ;;
-    *) echo "$boot_alternative" ;;
-  esac
+  for c in $ICOS_SWITCH_CYCLES; do
+    if [ "$boot_cycle" = "$c" ]; then
+      other "$boot_alternative"
+      return 0
+    fi
+  done
+  echo "$boot_alternative"
 }
 
 size_of() {
   if [ -b "$1" ]; then blockdev --getsize64 "$1"; else stat -c %s "$1"; fi
 }
 
-# version.txt on a slot's boot partition, read without mounting it.
+# The version file on a slot's boot partition, read without mounting it.
 slot_version() {
-  dev=$PARTS/${1}_boot
+  dev=$(slot_dev "$1" boot)
   # The other slot may hold anything: print at most 64 printable characters of it.
-  v=$(debugfs -R "cat /version.txt" "$dev" 2>/dev/null | head -n 1 | tr -cd '[:alnum:]._+~-' | cut -c1-64) || true
+  v=$(debugfs -R "cat $ICOS_VERSION_FILE_BOOT" "$dev" 2>/dev/null | head -n 1 | tr -cd '[:alnum:]._+~-' | cut -c1-64) || true
   echo "${v:-none}"
 }
 
@@ -304,11 +312,11 @@ cmd_upgrade_install() {
     say "downgrade from $running to $version allowed by --allow-downgrade"
   fi
   for p in boot root; do
-    dev=$PARTS/${tgt}_$p
-    [ -e "$dev" ] || die "no partition $dev"
+    dev=$(slot_dev "$tgt" "$p")
+    [ -e "$dev" ] || die "no device $dev (slot $tgt $p)"
     need=$(member_size "$p.img")
     have=$(size_of "$dev")
-    [ "$need" -le "$have" ] || die "$p.img is $need bytes, partition ${tgt}_$p only $have; nothing written"
+    [ "$need" -le "$have" ] || die "$p.img is $need bytes, slot $tgt's $p device $dev only $have; nothing written"
   done
 
   # From here the target slot is not bootable until the install completes: say so in grubenv first.
@@ -318,14 +326,14 @@ cmd_upgrade_install() {
   fi
   say "installing version $version into slot $tgt"
   for p in boot root; do
-    dev=$PARTS/${tgt}_$p
+    dev=$(slot_dev "$tgt" "$p")
     say "writing $p.img to $dev ($(member_size "$p.img") bytes)"
     member_to "$p.img" dd of="$dev" bs=4M iflag=fullblock conv=notrunc,fsync status=none || die "writing $p.img to $dev failed"
     say "verifying $dev"
     member_to "$p.img" cmp -s -n "$(member_size "$p.img")" - "$dev" || die "$dev does not read back as $p.img"
   done
-  var=$PARTS/${tgt}_var
-  if [ -e "$var" ]; then
+  var=$(icos_slot_dev "$tgt" var)
+  if [ -n "$var" ] && [ -e "$var" ]; then
     # The new system formats its var afresh (the old slot's data is not for it).
     count=$(($(size_of "$var") / 1048576))
     [ "$count" -le "$VAR_WIPE_MIB" ] || count=$VAR_WIPE_MIB

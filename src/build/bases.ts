@@ -3,15 +3,15 @@
 // build uses the pinned image and refuses a stale or missing pin with a clear hint.
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { UserError } from "../../errors.ts";
-import type { OsDefinition } from "../../model/os.ts";
-import { readLock, writeLock, type BasePin } from "../base-lock.ts";
-import { digestOf } from "../digest.ts";
-import { sha256 } from "../../fs/hash.ts";
-import { imageExists, podman, podmanBuild } from "../podman.ts";
-import type { Progress } from "../progress.ts";
-import type { Store } from "../store.ts";
-import { bootstrap, bootstrapDigest } from "./bootstrap.ts";
+import { UserError } from "../errors.ts";
+import type { OsDefinition } from "../model/os.ts";
+import { readLock, writeLock, type BasePin } from "./base-lock.ts";
+import { digestOf } from "./digest.ts";
+import { sha256 } from "../fs/hash.ts";
+import { imageExists, podman, podmanBuild } from "./podman.ts";
+import type { Progress } from "./progress.ts";
+import type { Store } from "./store.ts";
+import { bootstrap, bootstrapDigest } from "./stages/bootstrap.ts";
 import { assembleContext } from "./context.ts";
 
 /** Digest of everything a base flavour is built from. */

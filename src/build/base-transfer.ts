@@ -2,11 +2,11 @@
 // byte for byte, so the loaded image has the same ID the lock file pins.
 import { existsSync, mkdirSync } from "node:fs";
 import { basename, join } from "node:path";
-import { UserError } from "../../errors.ts";
-import { loadOs, type OsDefinition } from "../../model/os.ts";
-import { IC_OS_DIR, OS_NAMES } from "../../paths.ts";
-import { readLock } from "../base-lock.ts";
-import { imageExists, podman } from "../podman.ts";
+import { UserError } from "../errors.ts";
+import type { OsDefinition } from "../model/os.ts";
+import { loadOsNamed } from "../model/target.ts";
+import { readLock } from "./base-lock.ts";
+import { imageExists, podman } from "./podman.ts";
 
 export async function exportBases(os: OsDefinition, outDir: string): Promise<string[]> {
   const lock = readLock(os);
@@ -26,8 +26,8 @@ export async function exportBases(os: OsDefinition, outDir: string): Promise<str
 export async function importBase(file: string): Promise<string> {
   if (!existsSync(file)) throw new UserError(`${file}: no such file`);
   const m = /^(.+)-base-([a-z0-9-]+)\.oci\.tar$/.exec(basename(file));
-  if (!m || !(OS_NAMES as readonly string[]).includes(m[1]!)) throw new UserError(`${file}: expected a name like guestos-base-dev.oci.tar (from icos base export)`);
-  const os = loadOs(join(IC_OS_DIR, m[1]!, "os.yaml"));
+  if (!m) throw new UserError(`${file}: expected a name like guestos-base-dev.oci.tar (from icos base export)`);
+  const os = loadOsNamed(m[1]!, { context: file });
   const pin = readLock(os)[m[2]!];
   if (!pin) throw new UserError(`${file}: ${os.name} has no pin for flavour ${m[2]} in base.lock.json`);
   const { stdout } = await podman(["load", "-q", "-i", file], { context: `podman load ${file}` });

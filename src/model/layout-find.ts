@@ -1,6 +1,6 @@
 // Finding the partitions of an A/B set in a resolved layout.
-import { UserError } from "../../errors.ts";
-import type { Contents, ResolvedLayout, ResolvedPartition } from "../../model/layout.ts";
+import { UserError } from "../errors.ts";
+import type { Contents, ResolvedLayout, ResolvedPartition } from "./layout.ts";
 
 export function slotPartition(layout: ResolvedLayout, contents: Contents, slot: "A" | "B"): ResolvedPartition {
   const p = layout.partitions.find((x) => x.contents === contents && x.slot === slot);

@@ -3,10 +3,10 @@
 // with normalised modes and one mtime, so the context's bytes depend on the files alone.
 import { chmod, cp, lutimes, mkdir, readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { listTree } from "../../fs/files.ts";
-import type { OsDefinition } from "../../model/os.ts";
-import { IC_OS_DIR } from "../../paths.ts";
-import type { Store } from "../store.ts";
+import { listTree } from "../fs/files.ts";
+import type { OsDefinition } from "../model/os.ts";
+import { IC_OS_DIR } from "../paths.ts";
+import type { Store } from "./store.ts";
 
 export async function assembleContext(store: Store, os: OsDefinition, opts: { components: boolean; sourceDateEpoch: number }): Promise<string> {
   const ctx = join(store.scratch(`ctx-${os.name}`), "context");
