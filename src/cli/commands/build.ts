@@ -1,9 +1,11 @@
 import type { Command } from "commander";
 import { build, type BuildOptions } from "../../build/pipeline.ts";
 import { UserError } from "../../errors.ts";
-import { parseTarget } from "../../model/target.ts";
+import { outDirOf, outputRoot, parseTarget } from "../../model/target.ts";
+import { outputDirectory } from "../../user-files.ts";
 import { printJson } from "../output.ts";
 import { loadSigningKey, loadTrustedKey } from "../../image/update-signature.ts";
+import { addOutputDirFlag } from "./output-dir.ts";
 
 export function parseScale(text: string | undefined): number {
   if (text === undefined) return 1;
@@ -11,6 +13,13 @@ export function parseScale(text: string | undefined): number {
   const value = m ? Number(m[1]) / Number(m[2]) : Number(text);
   if (!(value > 0 && value <= 1)) throw new UserError(`--scale: expected a factor in (0, 1] such as 1/64, got ${text}`);
   return value;
+}
+
+/** The output root named by --output-dir (or the default), checked: a directory or nothing yet. */
+export function checkedOutputRoot(outputDir: string | undefined): string {
+  const root = outputRoot({ outputDir });
+  outputDirectory(root, outputDir === undefined ? `output directory ${root}` : `--output-dir ${outputDir}`, "name a directory for <os>/<variant>/ (created if missing)");
+  return root;
 }
 
 /** The flags every command that builds takes (build, verify). */
@@ -21,6 +30,7 @@ export interface BuildFlags {
   signingKey?: string;
   trustKey?: string[];
   json?: boolean;
+  outputDir?: string;
 }
 
 export function addBuildFlags(command: Command): Command {
@@ -49,16 +59,24 @@ export async function buildOptionsOf(flags: BuildFlags): Promise<BuildOptions> {
 }
 
 export function register(program: Command): void {
-  addBuildFlags(
-    program
-      .command("build")
-      .description("build an image (<os>/<variant>) into out/<os>/<variant>/: disk.img, archives, SHA256SUMS, manifest.json")
-      .argument("<target>", "e.g. guestos/dev, guestos/prod"),
+  addOutputDirFlag(
+    addBuildFlags(
+      program
+        .command("build")
+        .description("build an image (<os>/<variant>) into out/<os>/<variant>/: disk.img, archives, SHA256SUMS, manifest.json")
+        .argument("<target>", "e.g. guestos/dev, guestos/prod (`icos targets` lists them)"),
+    ),
+    "where the results go",
   )
-    .addHelpText("after", "\nExample:\n  $ icos build guestos/dev\n  $ icos build guestos/prod --scale 1/64 --json\n  $ icos build guestos/prod --signing-key release.pem --version 1.2.0")
+    .addHelpText(
+      "after",
+      "\nExample:\n  $ icos build guestos/dev\n  $ icos build guestos/prod --scale 1/64 --json\n  $ icos build guestos/prod --signing-key release.pem --version 1.2.0\n  $ icos build guestos/dev --output-dir /tmp/out    # /tmp/out/guestos/dev/",
+    )
     .action(async (text: string, flags: BuildFlags) => {
+      const target = parseTarget(text);
+      checkedOutputRoot(flags.outputDir);
       const options = await buildOptionsOf(flags);
-      const r = await build(parseTarget(text), options);
+      const r = await build(target, { ...options, outDir: outDirOf(target, { outputDir: flags.outputDir }) });
       if (flags.json) printJson({ outDir: r.outDir, manifest: r.manifest, stages: r.stages });
     });
 }

@@ -1,10 +1,9 @@
 import type { Command } from "commander";
 import { formatSize } from "../../model/size.ts";
 import { loadLayout, resolveLayout } from "../../model/layout.ts";
-import { layoutFile, OS_NAMES } from "../../paths.ts";
+import { layoutFileOf, osNames } from "../../model/target.ts";
 import { printJson, table } from "../output.ts";
 import { parseScale } from "./build.ts";
-
 
 export function register(program: Command): void {
   const layout = program.command("layout").description("validate and show the partition layouts of the OS definitions");
@@ -12,10 +11,10 @@ export function register(program: Command): void {
   layout
     .command("check")
     .description("validate layout files (default: every OS under ic-os/); exit 2 with every problem listed")
-    .argument("[os-or-file...]", `OS names (${OS_NAMES.join(", ")}) or paths to layout.yaml files`)
+    .argument("[os-or-file...]", "OS names (folders of ic-os/, e.g. guestos) or paths to layout.yaml files")
     .addHelpText("after", "\nExample:\n  $ icos layout check\n  $ icos layout check guestos ./my-layout.yaml")
     .action((targets: string[]) => {
-      const files = (targets.length ? targets : [...OS_NAMES]).map(layoutFile);
+      const files = (targets.length ? targets : osNames()).map((t) => layoutFileOf(t));
       for (const file of files) {
         const resolved = resolveLayout(loadLayout(file));
         console.log(`ok  ${file}: ${resolved.partitions.length} partitions, disk ${formatSize(resolved.sizeBytes)}`);
@@ -25,12 +24,12 @@ export function register(program: Command): void {
   layout
     .command("show")
     .description("print the resolved partition table of a layout (sectors and bytes)")
-    .argument("<os-or-file>", `an OS name (${OS_NAMES.join(", ")}) or a layout.yaml`)
+    .argument("<os-or-file>", "an OS name (a folder of ic-os/, e.g. guestos) or a layout.yaml")
     .option("--scale <factor>", "scale sizes down as the tests do, e.g. 1/64")
     .option("--json", "print the resolved layout as JSON")
     .addHelpText("after", "\nExample:\n  $ icos layout show guestos\n  $ icos layout show hostos --scale 1/64 --json")
     .action((target: string, opts: { scale?: string; json?: boolean }) => {
-      const resolved = resolveLayout(loadLayout(layoutFile(target)), { scale: parseScale(opts.scale) });
+      const resolved = resolveLayout(loadLayout(layoutFileOf(target)), { scale: parseScale(opts.scale) });
       if (opts.json) return printJson(resolved);
       const rows = resolved.partitions.map((p) => [
         String(p.index), p.name, p.type, String(p.startLba), String(p.sizeLba), formatSize(p.sizeBytes), p.filesystem ?? "", p.label ?? "", p.contents,

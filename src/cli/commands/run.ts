@@ -1,15 +1,14 @@
 import type { Command } from "commander";
-import { existsSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { join, relative } from "node:path";
 import { UserError } from "../../errors.ts";
-import { OS_NAMES, ROOT } from "../../paths.ts";
+import { resolveArtifact } from "../../model/target.ts";
 import { inputFile } from "../../user-files.ts";
 import { chooseAccel, describeAccel } from "../../vm/accel.ts";
 import { OVMF_PATH } from "../../vm/qemu-args.ts";
 import { MILESTONES, startVm, type VmHandle } from "../../vm/vm.ts";
 import { VmError } from "../../vm/vm-error.ts";
 import { printJson } from "../output.ts";
+import { addOutputDirFlag } from "./output-dir.ts";
 
 interface RunOptions {
   waitReady?: boolean;
@@ -20,30 +19,14 @@ interface RunOptions {
   configMedia?: string;
   keep?: boolean;
   json?: boolean;
+  outputDir?: string;
 }
 
 const HEARTBEAT_MS = 30_000;
 
-const DISK_HINT = `give a disk image file or a target such as guestos/dev (OS one of ${OS_NAMES.join(", ")})`;
-
-/**
- * `guestos/dev` -> <repo>/out/guestos/dev/disk.img; an existing path is used as it is, and must be
- * a readable regular file (a directory named like a target, e.g. out/guestos/dev, means the target).
- */
-export function resolveDisk(arg: string): string {
-  const target = /^([a-z-]+)\/([\w.-]+)$/.exec(arg);
-  const isTarget = !!target && (OS_NAMES as readonly string[]).includes(target[1]!);
-  if (existsSync(arg) && !(isTarget && statSync(arg).isDirectory())) {
-    inputFile(arg, arg, { hint: DISK_HINT });
-    return arg;
-  }
-  if (isTarget) {
-    const disk = join(ROOT, "out", arg, "disk.img");
-    if (!existsSync(disk)) throw new UserError(`no image at ${relative(ROOT, disk)}; run \`icos build ${arg}\` first`);
-    inputFile(disk, relative(ROOT, disk), { hint: `run \`icos build ${arg}\`` });
-    return disk;
-  }
-  throw new UserError(`${arg}: no such disk image`, DISK_HINT);
+/** `guestos/dev` -> <output root>/guestos/dev/disk.img; an output directory -> DIR/disk.img; else the file itself. */
+export function resolveDisk(arg: string, outputDir?: string): string {
+  return resolveArtifact(arg, { file: "disk.img", what: "a disk image file", outputDir }).path;
 }
 
 function integer(flag: string, value: string, min: number, max: number): number {
@@ -72,10 +55,13 @@ function consoleStream(write: (bytes: Buffer) => void): (chunk: Buffer) => void 
 }
 
 export function register(program: Command): void {
-  program
-    .command("run")
-    .description("boot a disk image in QEMU on a throwaway copy-on-write overlay (the image itself is never written)")
-    .argument("<target-or-disk>", "a build target such as guestos/dev (out/guestos/dev/disk.img) or a raw disk image")
+  addOutputDirFlag(
+    program
+      .command("run")
+      .description("boot a disk image in QEMU on a throwaway copy-on-write overlay (the image itself is never written)")
+      .argument("<target-or-disk>", "a build target such as guestos/dev (out/guestos/dev/disk.img), an output directory of `icos build` or a raw disk image"),
+    "where to look for a target's disk.img",
+  )
     .option("--wait-ready", "wait for the guest's ready line, report the boot time, then stop the VM")
     .option("--timeout <seconds>", "with --wait-ready: give up after this long", "300")
     .option("--memory <MiB>", "guest memory", "2048")
@@ -95,7 +81,7 @@ export function register(program: Command): void {
       const cpus = integer("--cpus", opts.cpus, 1, 64);
       const sshPort = opts.sshPort === undefined ? undefined : integer("--ssh-port", opts.sshPort, 1, 65_535);
       if (opts.json && !opts.waitReady) throw new UserError("--json needs --wait-ready", "without it the VM runs in the foreground and prints its console");
-      const disk = resolveDisk(arg);
+      const disk = resolveDisk(arg, opts.outputDir);
       if (opts.configMedia !== undefined) inputFile(opts.configMedia, `--config-media ${opts.configMedia}`, { hint: "give a CONFIG media image from `icos config guestos --out FILE`" });
 
       // Ctrl-C (or a kill) stops QEMU before we exit: no VM outlives us unless --keep asked for it.

@@ -53,7 +53,8 @@ function userError(r: CliResult, message: string | RegExp): void {
 describe("input files that are not readable regular files", { concurrency: 2 }, () => {
   it("icos inspect DIR", async (t) => {
     const dir = scratch(t);
-    userError(await icosAsync(["inspect", dir]), `${dir}: is a directory, not a regular file`);
+    // A directory names an output directory of `icos build`: it must hold disk.img.
+    userError(await icosAsync(["inspect", dir]), `${dir}: is a directory without disk.img`);
   });
 
   it("icos inspect FIFO: refused at once, no hang", async (t) => {
@@ -72,9 +73,14 @@ describe("input files that are not readable regular files", { concurrency: 2 }, 
     userError(icos(["inspect", file], { asNobody: true }), `${file}: cannot read it: permission denied`);
   });
 
-  it("icos run DIR, icos run DISK --config-media FIFO", async (t) => {
+  it("icos run DIR, icos inspect OUTDIR holding a FIFO disk.img, icos run DISK --config-media FIFO", async (t) => {
     const dir = scratch(t);
-    userError(await icosAsync(["run", dir]), `${dir}: is a directory, not a regular file`);
+    userError(await icosAsync(["run", dir]), `${dir}: is a directory without disk.img`);
+    mkdirSync(join(dir, "out"));
+    const fifoDisk = mkfifo(join(dir, "out", "disk.img"));
+    const inDir = await icosWithFifo(["inspect", join(dir, "out")], fifoDisk);
+    assert.equal(inDir.hung, false, "icos blocked opening the FIFO in an output directory");
+    userError(inDir, `${fifoDisk}: is a named pipe (FIFO), not a regular file`);
     const disk = join(dir, "disk.img");
     writeFileSync(disk, Buffer.alloc(4096));
     const fifo = mkfifo(join(dir, "config.img"));
