@@ -73,7 +73,7 @@ export async function targetStatuses(opts: StatusOptions = {}): Promise<OsStatus
     for (const [variant, def] of Object.entries(os.variants)) {
       let problem: Problem | null;
       if ("missing" in recipe) {
-        problem = { reason: `no recipe for kind ${os.kind} yet: it needs ${recipe.missing}`, hint: "src/build/recipes.ts maps each kind to its stages" };
+        problem = { reason: `kind ${os.kind} cannot be built yet: ${recipe.missing}`, hint: "src/build/recipes.ts maps each kind to its stages" };
       } else {
         if (!bases.has(def.base)) bases.set(def.base, checkBase(os, def.base).then(() => null, problemOf));
         problem = await bases.get(def.base)!;

@@ -2,12 +2,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { icos } from "../../helpers/cli.ts";
 
-const COMMANDS = [["doctor"], ["inspect"], ["layout", "check"], ["layout", "show"], ["base", "update"], ["base", "export"], ["base", "import"], ["build"], ["verify"], ["run"], ["config", "guestos"], ["config", "schema"], ["upgrade"]];
+const COMMANDS = [["doctor"], ["targets"], ["inspect"], ["layout", "check"], ["layout", "show"], ["base", "update"], ["base", "export"], ["base", "import"], ["build"], ["verify"], ["run"], ["config", "guestos"], ["config", "schema"], ["upgrade"]];
 
 test("icos --help lists the commands", () => {
   const r = icos(["--help"]);
   assert.equal(r.code, 0);
-  for (const name of ["doctor", "inspect", "layout", "base", "build", "verify", "run", "config", "upgrade"]) assert.match(r.stdout, new RegExp(`^  ${name}\\b`, "m"));
+  for (const name of ["doctor", "targets", "inspect", "layout", "base", "build", "verify", "run", "config", "upgrade"]) assert.match(r.stdout, new RegExp(`^  ${name}\\b`, "m"));
 });
 
 for (const cmd of COMMANDS) {
