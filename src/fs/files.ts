@@ -1,4 +1,4 @@
-// File helpers every image builder shares: a sorted tree listing, and atomic writes.
+// File helpers every layer shares (ground floor): a sorted tree listing, and atomic writes.
 import { randomBytes } from "node:crypto";
 import type { Stats } from "node:fs";
 import { lstat, readdir, rename, rm, stat } from "node:fs/promises";
