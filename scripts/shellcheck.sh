@@ -3,7 +3,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 files=$( { find scripts .ci bench -type f \( -name '*.sh' -o -name run \) 2>/dev/null;
-           grep -rlE '^#!/bin/(ba)?sh' ic-os 2>/dev/null; } | sort -u)
+           grep -rlE '^#!/bin/(ba)?sh' ic-os test/fixtures 2>/dev/null; } | sort -u)
 # shellcheck disable=SC2086 # one argument per file
 shellcheck -x $files
 echo "shellcheck: $(echo "$files" | wc -l) files clean"

@@ -11,14 +11,15 @@ import { sha256 } from "../fs/hash.ts";
 import { imageExists, podman, podmanBuild } from "./podman.ts";
 import type { Progress } from "./progress.ts";
 import type { Store } from "./store.ts";
-import { bootstrap, bootstrapDigest } from "./stages/bootstrap.ts";
+import { runStage, stageDigest } from "./stage.ts";
+import { bootstrapStage } from "./stages/bootstrap.ts";
 import { assembleContext } from "./context.ts";
 
 /** Digest of everything a base flavour is built from. */
 export async function baseInputs(os: OsDefinition, flavour: string): Promise<string> {
   const files = ["Dockerfile.base", ...os.bases[flavour]!];
   const contents = await Promise.all(files.map(async (f) => [f, sha256(await readFile(join(os.dir, "context", f)))]));
-  return digestOf({ stage: "base", bootstrap: await bootstrapDigest(os), flavour, files: contents, packageFiles: os.bases[flavour] });
+  return digestOf({ stage: "base", bootstrap: await stageDigest(bootstrapStage, os), flavour, files: contents, packageFiles: os.bases[flavour] });
 }
 
 /** The pinned base image of a flavour, checked against the lock and local storage. */
@@ -48,8 +49,8 @@ export async function updateBases(store: Store, os: OsDefinition, progress: Prog
       continue;
     }
     if (!bootstrapTag) {
-      const tar = await bootstrap(store, os, progress);
-      bootstrapTag = `localhost/icos/${os.name}-bootstrap:${(await bootstrapDigest(os)).slice(0, 12)}`;
+      const { tar, digest } = await runStage({ store, progress }, bootstrapStage, os);
+      bootstrapTag = `localhost/icos/${os.name}-bootstrap:${digest.slice(0, 12)}`;
       await progress.stage("import", `${os.name} bootstrap into podman`, bootstrapTag, async () => {
         await podman(["import", tar, bootstrapTag!], { context: `podman import (${os.name} bootstrap)` });
         return { value: undefined, cache: "miss" };

@@ -52,6 +52,7 @@ async function stagesOf(ctx: StageContext, target: Target, opts: BuildOptions, t
   return recipe.build(ctx, target, layout, {
     version: opts.version,
     fillB: opts.fillB,
+    diskOnly: chain.length > 0,
     signingKey: opts.signingKey,
     trustedKeys,
     dependency: async (text) => {
@@ -82,7 +83,8 @@ export async function build(target: Target, opts: BuildOptions): Promise<BuildRe
       scale: opts.scale,
       fillB: opts.fillB,
       inputs: made.inputs,
-      stages: Object.fromEntries(progress.stages.map((s) => [s.stage, s.digest])),
+      // In run order; an embedded target's stages appear under its own subject.
+      stages: progress.stages.map((s) => ({ stage: s.stage, subject: s.subject, digest: s.digest })),
       tools: await toolVersions(["podman", "runc", "tar", "mke2fs", "debugfs", "mkfs.vfat", "mcopy", "grub-mkimage", "zstd"]),
       partitions: gptFromLayout(layout).partitions.map((p) => ({
         index: p.index, name: p.name, type: p.typeGuid, guid: p.partGuid, startLba: p.firstLba, sizeLba: p.lastLba - p.firstLba + 1,

@@ -22,6 +22,8 @@ import { rootfsStage } from "./stages/rootfs.ts";
 export interface RecipeOptions {
   version: string;
   fillB: boolean;
+  /** Only the disk image (a target embedded in another): no archives. */
+  diskOnly: boolean;
   signingKey?: SigningKey;
   /** Every key the image trusts, each once, in fingerprint order. */
   trustedKeys: PublicKey[];
@@ -92,6 +94,8 @@ const abGptDisk: RecipeFn = async (ctx, target, layout, opts) => {
     }
   }
   const disk = await runStage(ctx, diskStage, { subject: `${target.id} disk (${opts.fillB ? "A+B" : "A"})`, layout, fill });
+  const inputs = { baseImage: base.image, image: image.imageId, context: contextDigest };
+  if (opts.diskOnly) return { files: { "disk.img": disk.diskImg }, sha256: { "disk.img": disk.diskSha256 }, partitionSha256: disk.partitionSha256, diskImg: disk.diskImg, diskDigest: disk.digest, inputs };
   const artifacts = await runStage(ctx, artifactsStage, {
     subject: `${target.id} archives`,
     disk: { img: disk.diskImg, digest: disk.digest },
@@ -108,7 +112,7 @@ const abGptDisk: RecipeFn = async (ctx, target, layout, opts) => {
     partitionSha256: disk.partitionSha256,
     diskImg: disk.diskImg,
     diskDigest: disk.digest,
-    inputs: { baseImage: base.image, image: image.imageId, context: contextDigest },
+    inputs,
   };
 };
 

@@ -19,8 +19,8 @@ export interface Stage<In, Out> {
   version: number;
   /** Host tools the stage runs: their versions are part of its digest. */
   tools: readonly string[];
-  /** What the output depends on, as JSON (options with defaults applied, input digests). */
-  key(input: In): unknown;
+  /** What the output depends on, as a JSON object (options with defaults applied, input digests). */
+  key(input: In): Record<string, unknown>;
   /** What it makes, for the progress line, e.g. "guestos/dev boot + root (ext4)". */
   subject(input: In): string;
   /** Make the output in `dir` (a temp dir the store commits); returns what meta.json records. */
@@ -31,9 +31,14 @@ export interface Stage<In, Out> {
   usable?(meta: Record<string, unknown>): Promise<boolean>;
 }
 
-/** The digest of one run of a stage: its name, version, key and the versions of its tools. */
+const RESERVED = ["stage", "version", "tools"];
+
+/** The digest of one run of a stage: its name, version, key (its fields beside those) and the versions of its tools. */
 export async function stageDigest<In>(stage: Stage<In, unknown>, input: In): Promise<string> {
-  return digestOf({ stage: stage.name, version: stage.version, key: stage.key(input), tools: await toolVersions([...stage.tools]) });
+  const key = stage.key(input) as Record<string, unknown>;
+  const clash = Object.keys(key).find((k) => RESERVED.includes(k));
+  if (clash) throw new Error(`stage ${stage.name}: its key must not have a field named ${clash}`);
+  return digestOf({ ...key, stage: stage.name, version: stage.version, tools: await toolVersions([...stage.tools]) });
 }
 
 /** Run a stage through the store: reuse its committed output, or make and commit it. */

@@ -41,6 +41,8 @@ export interface DeviceContract {
   config?: DeviceRef;
   /** The A/B sets (A/B kinds); an installer has one boot + root and no slots. */
   slots: Partial<Record<"A" | "B", SlotDevices>>;
+  /** Where the running system mounts its boot device (the same for both slots). */
+  bootMount?: string;
   /** Non-slotted boot and root (an installer image). */
   boot?: DeviceRef;
   root?: DeviceRef;
@@ -97,6 +99,9 @@ export function deviceContract(layout: ResolvedLayout, bootCycle: BootCycleTable
     updateImageMembers: UPDATE_IMAGE_MEMBERS,
     upgradeTrust: UPGRADE_TRUST,
   };
+  const bootMounts = new Set([...Object.values(slots).map((d) => d.boot.mountPoint), one("boot")?.mountPoint].filter((m) => m !== undefined));
+  if (bootMounts.size > 1) throw new UserError(`layout ${layout.name}: the boot devices have different mount points (${[...bootMounts].join(", ")})`);
+  if (bootMounts.size === 1) c.bootMount = [...bootMounts][0]!;
   const grub = one("grub");
   const config = one("config");
   const boot = one("boot");
@@ -111,13 +116,15 @@ export function deviceContract(layout: ResolvedLayout, bootCycle: BootCycleTable
 /** The shell form: KEY='value' lines, sourced by the device scripts (icos-lib.sh icos_contract). */
 export function renderContractEnv(c: DeviceContract): string {
   const vars: [string, string][] = [["ICOS_OS", c.os]];
-  const dev = (prefix: string, d: DeviceRef | undefined) => {
+  if (c.bootMount) vars.push(["ICOS_BOOT_MOUNT", c.bootMount]);
+  // Boot devices share ICOS_BOOT_MOUNT; root and var are mounted by the initramfs and their units.
+  const dev = (prefix: string, d: DeviceRef | undefined, withMount = false) => {
     if (!d) return;
     vars.push([`${prefix}_DEV`, d.linux]);
-    if (d.mountPoint) vars.push([`${prefix}_MOUNT`, d.mountPoint]);
+    if (withMount && d.mountPoint) vars.push([`${prefix}_MOUNT`, d.mountPoint]);
   };
-  dev("ICOS_GRUB", c.grub);
-  dev("ICOS_CONFIG", c.config);
+  dev("ICOS_GRUB", c.grub, true);
+  dev("ICOS_CONFIG", c.config, true);
   dev("ICOS_BOOT", c.boot);
   dev("ICOS_ROOT", c.root);
   for (const [s, d] of Object.entries(c.slots)) {

@@ -66,7 +66,7 @@ async function kernelFiles(bootDir: string): Promise<{ vmlinuz: string; initrd: 
 
 /** Where the boot filesystem is mounted, and the mount points below it (e.g. /boot/config). */
 function bootMounts(c: DeviceContract): { boot: string; inside: string[] } {
-  const boot = c.slots.A?.boot.mountPoint ?? c.boot?.mountPoint ?? "/boot";
+  const boot = c.bootMount ?? "/boot";
   const all = [c.grub, c.config, ...Object.values(c.slots).flatMap((s) => [s.root, s.var])].flatMap((d) => (d?.mountPoint ? [d.mountPoint] : []));
   return { boot, inside: all.filter((m) => m.startsWith(boot + "/")).map((m) => relative(boot, m)).sort() };
 }

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { nameGuid } from "../../../src/formats/guid.ts";
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -52,7 +53,7 @@ const INVALID: [string, string, string[]][] = [
     yaml(ROOT.replace("size:", "sise:")),
     [
       `partitions[0] (root).size: required`,
-      `partitions[0] (root).sise: unknown key (valid keys: name, type, size, start, minSize, filesystem, label, contents, slot, lvm)`,
+      `partitions[0] (root).sise: unknown key (valid keys: name, type, size, start, minSize, filesystem, label, contents, slot, mountPoint, lvm)`,
     ],
   ],
   ["misspelt top-level key", yaml(ESP, "alignmnet: 1M\n"), [`alignmnet: unknown key (valid keys: name, sectorSize, alignment, diskSize, partitions)`]],
@@ -314,8 +315,11 @@ describe("resolveLayout", () => {
       filesystem: "vfat",
       label: "EFI",
       contents: "esp",
+      // Name-based (UUID v5 of layout and partition name): the same layout always gives the same GUIDs.
+      partGuid: nameGuid("test", "esp"),
     });
     assert.equal(r.partitions[1]?.slot, "A");
+    assert.equal(r.diskGuid, nameGuid("test", "disk"));
     assert.deepEqual([r.name, r.sectorSize, r.alignmentBytes, r.scale, r.sizeBytes], ["test", 512, MiB, 1, 2150 * MiB]);
   });
 
