@@ -10,8 +10,7 @@ import { sha256File } from "../fs/hash.ts";
 import { gptFromLayout } from "../image/layout-gpt.ts";
 import type { PublicKey, SigningKey } from "../image/update-signature.ts";
 import { loadLayout, resolveLayout } from "../model/layout.ts";
-import { parseTarget, type Target } from "../model/target.ts";
-import { OUT_DIR } from "../paths.ts";
+import { outDirOf, parseTarget, type Target } from "../model/target.ts";
 import { openStore } from "./cache.ts";
 import { Progress, type StageReport } from "./progress.ts";
 import { recipeFor, type RecipeResult } from "./recipes.ts";
@@ -37,10 +36,6 @@ export interface BuildResult {
   outDir: string;
   manifest: Record<string, unknown>;
   stages: StageReport[];
-}
-
-export function outDirOf(target: Target): string {
-  return join(OUT_DIR, target.os.name, target.variant);
 }
 
 /** Run the recipe of `target`'s kind; `chain` holds the targets that embed it (cycle check). */

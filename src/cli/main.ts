@@ -14,6 +14,7 @@ import { register as run } from "./commands/run.ts";
 import { register as config } from "./commands/config.ts";
 import { register as upgrade } from "./commands/upgrade.ts";
 import { register as targets } from "./commands/targets.ts";
+import { register as diff } from "./commands/diff.ts";
 
 const { version } = createRequire(import.meta.url)("../../package.json") as { version: string };
 
@@ -25,7 +26,7 @@ export function buildProgram(): Command {
     .enablePositionalOptions()
     .exitOverride()
     .configureHelp({ sortSubcommands: false });
-  for (const register of [doctor, targets, inspect, layout, base, build, verify, run, config, upgrade]) register(program);
+  for (const register of [doctor, targets, inspect, layout, base, build, verify, diff, run, config, upgrade]) register(program);
   program.addHelpText("after", "\nExamples:\n  $ icos doctor\n  $ icos layout check\n  $ icos inspect out/guestos/dev/disk.img --json");
   return program;
 }

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { targetStatuses, type OsStatus } from "../../model/target-status.ts";
+import { targetStatuses, type OsStatus } from "../../build/target-status.ts";
 import { printJson, table } from "../output.ts";
 import { addOutputDirFlag } from "./output-dir.ts";
 

@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import { build } from "../../build/pipeline.ts";
 import { verify } from "../../build/verify.ts";
 import { outDirOf, parseTarget } from "../../model/target.ts";
 import { printJson } from "../output.ts";
@@ -14,27 +13,16 @@ export function register(program: Command): void {
         .description("build a target twice with empty caches (same pinned base) and compare every artifact and partition; exit 1 on any difference")
         .argument("<target>", "e.g. guestos/dev"),
     ),
-    "also write the verified build there, checked against the two compared ones (one more build, with the usual cache)",
+    "also write the verified build there (the first of the two compared builds, once they agree)",
   )
     .addHelpText("after", "\nExample:\n  $ icos verify guestos/dev --scale 1/64\n  $ icos verify guestos/prod --output-dir /tmp/release    # keeps /tmp/release/guestos/prod/")
     .action(async (text: string, flags: BuildFlags) => {
       const target = parseTarget(text);
       if (flags.outputDir !== undefined) checkedOutputRoot(flags.outputDir);
       const options = await buildOptionsOf(flags);
-      const r = await verify(target, options);
-      let outDir: string | undefined;
-      if (r.identical && flags.outputDir !== undefined) {
-        // The compared builds live in a scratch folder that verify removes: publish a third one and
-        // hold it to the same hashes.
-        const published = await build(target, { ...options, outDir: outDirOf(target, { outputDir: flags.outputDir }) });
-        outDir = published.outDir;
-        const sums = published.manifest.sha256 as Record<string, string>;
-        for (const [f, s] of Object.entries(r.sha256)) {
-          if (sums[f] !== s) r.differences.push(`${f}: ${s} (verified) vs ${sums[f] ?? "missing"} (written to ${outDir})`);
-        }
-        r.identical = r.differences.length === 0;
-      }
-      if (flags.json) printJson(outDir === undefined ? r : { ...r, outDir });
+      const r = await verify(target, options, flags.outputDir === undefined ? undefined : outDirOf(target, { outputDir: flags.outputDir }));
+      const outDir = r.outDir;
+      if (flags.json) printJson(r);
       else if (r.identical) {
         console.log(`reproducible: both builds of ${text} are identical\n` + Object.entries(r.sha256).map(([f, s]) => `  ${s}  ${f}`).join("\n") + (outDir ? `\nwritten to ${outDir}` : ""));
       } else console.log(`NOT reproducible: ${text}\n` + r.differences.map((d) => `  ${d}`).join("\n"));

@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { OsStatus } from "../../../src/model/target-status.ts";
+import type { OsStatus } from "../../../src/build/target-status.ts";
 import { icos, icosAsync, type CliResult } from "../../helpers/cli.ts";
 import { fakeDefinitions, KIND_WITHOUT_RECIPE } from "../model/fake-definitions.ts";
 

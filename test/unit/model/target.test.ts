@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { recipeFor } from "../../../src/build/recipes.ts";
 import { UserError } from "../../../src/errors.ts";
-import { targetStatuses } from "../../../src/model/target-status.ts";
+import { targetStatuses } from "../../../src/build/target-status.ts";
 import { discoverOses, layoutFileOf, outDirOf, parseTarget, resolveArtifact, type ArtifactRequest } from "../../../src/model/target.ts";
 import { fakeDefinitions, KIND_WITHOUT_RECIPE } from "./fake-definitions.ts";
 

@@ -5,11 +5,11 @@
 // or of the host (a missing podman is a reason like any other): the report is for finding them.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { pinnedBase } from "../build/bases.ts";
-import { recipeFor } from "../build/recipes.ts";
+import { pinnedBase } from "./bases.ts";
+import { recipeFor } from "./recipes.ts";
 import { ToolFailedError, UserError } from "../errors.ts";
-import type { OsDefinition, OsKind } from "./os.ts";
-import { discoverOses, loadOsNamed, outDirOf, type DefinitionsOptions, type OutputOptions } from "./target.ts";
+import type { OsDefinition, OsKind } from "../model/os.ts";
+import { discoverOses, loadOsNamed, outDirOf, type DefinitionsOptions, type OutputOptions } from "../model/target.ts";
 
 export interface TargetStatus {
   /** "guestos/dev" */
