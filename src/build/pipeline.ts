@@ -10,6 +10,7 @@ import { sha256File } from "../fs/hash.ts";
 import { gptFromLayout } from "../image/layout-gpt.ts";
 import type { PublicKey, SigningKey } from "../image/update-signature.ts";
 import { loadLayout, resolveLayout } from "../model/layout.ts";
+import { layoutFileOf } from "../model/os.ts";
 import { outDirOf, parseTarget, type Target } from "../model/target.ts";
 import { openStore } from "./cache.ts";
 import { Progress, type StageReport } from "./progress.ts";
@@ -43,7 +44,7 @@ async function stagesOf(ctx: StageContext, target: Target, opts: BuildOptions, t
   if (chain.includes(target.id)) throw new UserError(`${target.os.file}: ${[...chain, target.id].join(" embeds ")}: a target cannot embed itself`);
   const recipe = recipeFor(target.os.kind);
   if ("missing" in recipe) throw new UserError(`${target.id}: cannot build an image of kind ${target.os.kind} yet: ${recipe.missing}`);
-  const layout = resolveLayout(loadLayout(join(target.os.dir, target.os.layout)), { scale: opts.scale });
+  const layout = resolveLayout(loadLayout(layoutFileOf(target.os, target.variant)), { scale: opts.scale });
   return recipe.build(ctx, target, layout, {
     version: opts.version,
     fillB: opts.fillB,
@@ -66,7 +67,7 @@ export async function build(target: Target, opts: BuildOptions): Promise<BuildRe
     const keys = new Map([...(opts.signingKey ? [opts.signingKey] : []), ...(opts.trustedKeys ?? [])].map((k) => [k.fingerprint, k]));
     const trustedKeys = [...keys.values()].sort((a, b) => a.fingerprint.localeCompare(b.fingerprint));
     const made = await stagesOf({ store, progress }, target, opts, trustedKeys, []);
-    const layout = resolveLayout(loadLayout(join(target.os.dir, target.os.layout)), { scale: opts.scale });
+    const layout = resolveLayout(loadLayout(layoutFileOf(target.os, target.variant)), { scale: opts.scale });
 
     // Hashes come from the stages that made the files (kept in the cache), not from re-reading them.
     const manifest = {

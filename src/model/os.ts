@@ -54,6 +54,7 @@ export const osSchema = strict(
               .boolean({ error: expected("true or false") })
               .default(false)
               .describe("the image installs update images that no trusted key signed (dev variants; it says so on the console)"),
+            layout: str.optional().describe("this variant's layout file, relative to the OS folder (default: the OS's layout)"),
             embed: z
               .record(str, z.string({ error: expected("a target like guestos/dev") }).regex(/^[a-z0-9-]+\/[a-z0-9-]+$/, "expected a target like guestos/dev"))
               .default({})
@@ -86,10 +87,18 @@ function crossProblems(os: z.output<typeof osSchema>, dir: string): string[] {
     if (!existsSync(join(IC_OS_DIR, "components", c))) problems.push(`components[${i}]: no component folder ic-os/components/${c}`);
   });
   if (!existsSync(join(dir, os.layout))) problems.push(`layout: no such file ${os.layout}`);
+  for (const [v, def] of Object.entries(os.variants)) {
+    if (def.layout !== undefined && !existsSync(join(dir, def.layout))) problems.push(`variants.${v}.layout: no such file ${def.layout}`);
+  }
   for (const f of ["Dockerfile.base", "Dockerfile"]) {
     if (!existsSync(join(dir, "context", f))) problems.push(`(context): missing context/${f}`);
   }
   return problems;
+}
+
+/** The layout file of one variant of an OS: its own, or the OS's. */
+export function layoutFileOf(os: OsDefinition, variant: string): string {
+  return join(os.dir, os.variants[variant]?.layout ?? os.layout);
 }
 
 export function loadOs(file: string): OsDefinition {
