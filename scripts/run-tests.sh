@@ -12,5 +12,11 @@ if [ -z "$files" ]; then
 fi
 concurrency=2
 [ "$tier" = slow ] && concurrency=1
+# The slow tier builds each target once per run, in one output root its files share
+# (test/helpers/build.ts sharedBuild), removed when the run ends.
+ICOS_TEST_SHARED_OUT=$(mktemp -d "${TMPDIR:-/tmp}/icos-test-shared.XXXXXX")
+export ICOS_TEST_SHARED_OUT
+trap 'rm -rf "$ICOS_TEST_SHARED_OUT"' EXIT
+trap 'exit 130' INT TERM
 # shellcheck disable=SC2086 # one argument per test file
-exec node --import tsx --test --test-concurrency="$concurrency" "$@" $files
+node --import tsx --test --test-concurrency="$concurrency" "$@" $files

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { copyFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { icos } from "../../helpers/cli.ts";
-import { ensureGuestosBase, icosJson } from "../../helpers/build.ts";
+import { ensureGuestosBase, sharedBuild } from "../../helpers/build.ts";
 import { nthLine, rebootFromConsole } from "../../helpers/vm.ts";
 import { scratch } from "../../helpers/tmp.ts";
 import { ROOT } from "../../../src/paths.ts";
@@ -23,7 +23,7 @@ before(() => ensureGuestosBase());
 
 test("a committed slot B boots once, confirms itself, and stays B on the next boot", async (t) => {
   const dir = scratch(t, "icos-ab-");
-  const { json } = icosJson<{ outDir: string }>(["build", "guestos/dev", "--scale", "1/64", "--fill-b"], { env: { ICOS_OUT_DIR: join(dir, "out") } });
+  const json = sharedBuild<{ outDir: string }>(["guestos/dev", "--scale", "1/64", "--fill-b"]);
   const disk = join(dir, "disk.img");
   copyFileSync(join(json.outDir, "disk.img"), disk);
   const grub = readGpt(disk).disk.partitions.find((p) => p.name === "grub")!;

@@ -1,11 +1,11 @@
 // Slow tier: build GuestOS images from the real Dockerfiles and boot them in QEMU.
 import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { icos } from "../../helpers/cli.ts";
-import { ensureGuestosBase, icosJson } from "../../helpers/build.ts";
+import { ensureGuestosBase, icosJson, sharedBuild } from "../../helpers/build.ts";
 import { scratch } from "../../helpers/tmp.ts";
 import { ROOT } from "../../../src/paths.ts";
 import type { StageReport } from "../../../src/build/progress.ts";
@@ -70,8 +70,7 @@ describe("guestos images", { concurrency: false }, () => {
   before(() => ensureGuestosBase());
 
   test("guestos/dev builds from the pinned base and boots to ready with no failed unit", async (t) => {
-    const out = scratch(t, "icos-out-");
-    const { json: b } = icosJson<BuildJson>(["build", "guestos/dev", "--scale", SCALE], { env: { ICOS_OUT_DIR: out } });
+    const b = sharedBuild<BuildJson>(["guestos/dev", "--scale", SCALE]);
     assert.equal(b.manifest.inputs.baseImage, lockedBase("dev"));
     for (const f of ["disk.img", "disk-img.tar.zst", "update-img.tar.zst", "update-img-test.tar.zst", "SHA256SUMS", "manifest.json"]) assert.ok(existsSync(join(b.outDir, f)), f);
     await checkUpdateImages(t, b);
@@ -80,9 +79,8 @@ describe("guestos images", { concurrency: false }, () => {
     t.diagnostic(`guestos/dev ready after ${r.seconds}s`);
   });
 
-  test("a rebuild with nothing changed does no work", (t) => {
-    const out = scratch(t, "icos-out-");
-    const { json: b } = icosJson<BuildJson>(["build", "guestos/dev", "--scale", SCALE], { env: { ICOS_OUT_DIR: out } });
+  test("a rebuild with nothing changed does no work", () => {
+    const b = sharedBuild<BuildJson>(["guestos/dev", "--scale", SCALE]);
     assert.deepEqual(new Set(Object.values(stageCache(b))), new Set(["hit"]), JSON.stringify(b.stages));
   });
 
@@ -100,8 +98,7 @@ describe("guestos images", { concurrency: false }, () => {
   });
 
   test("guestos/prod boots to ready and its console offers no login", (t) => {
-    const out = scratch(t, "icos-out-");
-    const { json: b } = icosJson<BuildJson>(["build", "guestos/prod", "--scale", SCALE], { env: { ICOS_OUT_DIR: out } });
+    const b = sharedBuild<BuildJson>(["guestos/prod", "--scale", SCALE]);
     const { json: r } = icosJson<RunJson>(["run", join(b.outDir, "disk.img"), "--config-media", exampleMedia(t), "--wait-ready", "--timeout", "300"]);
     assert.equal(r.ready, true);
     const serial = readFileSync(r.serialLog, "utf8");
@@ -132,19 +129,4 @@ describe("guestos images", { concurrency: false }, () => {
       assert.deepEqual(readdirSync(join(cache, "tmp")), [], "no temp left");
     });
   }
-
-  test("an unknown variant is refused before any work", () => {
-    const r = icos(["build", "guestos/nightly"]);
-    assert.equal(r.code, 2);
-    assert.match(r.stderr, /unknown variant "nightly" of guestos\n  hint: guestos has: prod, dev, dev-sev, dev-malicious/);
-  });
-
-  test("a missing component is named with its field", (t) => {
-    const defs = definitionsCopy(t);
-    const osYaml = join(defs.dir, "guestos/os.yaml");
-    writeFileSync(osYaml, readFileSync(osYaml, "utf8").replace("  - ready-report\n", "  - ready-report\n  - no-such-component\n"));
-    const r = icos(["build", "guestos/dev"], { env: defs.env });
-    assert.equal(r.code, 2);
-    assert.match(r.stderr, /os\.yaml: 1 problem:\n  components\[\d+\]: no component folder ic-os\/components\/no-such-component/);
-  });
 });

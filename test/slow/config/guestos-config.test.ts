@@ -3,7 +3,7 @@ import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ensureGuestosBase, icosJson } from "../../helpers/build.ts";
+import { sharedBuild } from "../../helpers/build.ts";
 import { configMediaWithKey, consoleDialog, nthLine, ssh, sshHostKey, waitForSsh } from "../../helpers/vm.ts";
 import { scratch } from "../../helpers/tmp.ts";
 import { ROOT } from "../../../src/paths.ts";
@@ -17,9 +17,7 @@ let disk = "";
 
 describe("guestos identity and config injection", { concurrency: false }, () => {
   before(() => {
-    ensureGuestosBase();
-    const { json } = icosJson<{ outDir: string }>(["build", "guestos/dev", "--scale", "1/64"]);
-    disk = join(json.outDir, "disk.img");
+    disk = join(sharedBuild<{ outDir: string }>(["guestos/dev", "--scale", "1/64"]).outDir, "disk.img");
   });
 
   test("with a CONFIG media: ssh as admin, identity from the config, and the same after a reboot", async (t) => {

@@ -190,10 +190,4 @@ describe("icos run (real QEMU)", () => {
     assert.ok(!existsSync(join(dirname(serialLog), "overlay.qcow2")), "the overlay is removed");
     noQemuLeft(t);
   });
-
-  test("a target without a built image is a user error naming the build command", () => {
-    const r = icos(["run", "guestos/no-such-variant"], { env: env() });
-    assert.equal(r.code, 2);
-    assert.match(r.stderr, /error: no image at out\/guestos\/no-such-variant\/disk\.img; run `icos build guestos\/no-such-variant` first/);
-  });
 });
