@@ -9,7 +9,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync,
 import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { IC_OS_DIR } from "../../../src/paths.ts";
-import { configJson } from "../../../src/config/media.ts";
+import { configJson, SSH_ACCOUNTS } from "../../../src/config/media.ts";
 import { parseConfig } from "../../../src/config/schema.ts";
 import { validConfig } from "../../fixtures/config/cases.ts";
 import { scratch } from "../../helpers/tmp.ts";
@@ -17,6 +17,7 @@ import { scratch } from "../../helpers/tmp.ts";
 const C = join(IC_OS_DIR, "components");
 const BOOTSTRAP = join(C, "config-injection/opt/ic/bin/bootstrap-ic-node.sh");
 const LIB = join(C, "icos-lib/opt/ic/lib");
+const MEDIA_RULES = join(C, "config-injection/opt/ic/share/config-media.json");
 const ADMIN_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl admin@test\n";
 
 interface Node {
@@ -253,10 +254,19 @@ describe("consumers of /run/config", () => {
       const c = validConfig();
       c.icos_settings.use_ssh_authorized_keys = use;
       writeFileSync(join(dir, "config/config.json"), JSON.stringify(c));
-      const r = spawnSync(script, [join(dir, "config"), join(dir, "keys")], { env: env(dir), encoding: "utf8" });
+      const r = spawnSync(script, [join(dir, "config"), join(dir, "keys")], { env: { ...env(dir), ICOS_MEDIA_RULES: MEDIA_RULES }, encoding: "utf8" });
       assert.equal(r.status, 0, r.stderr);
       assert.equal(existsSync(join(dir, "keys/admin")), use, `use_ssh_authorized_keys ${use}`);
+      // One line per account of the media rules (SSH_ACCOUNTS), the script's only list of them.
+      assert.deepEqual(r.stdout.trim().split("\n").map((l) => /^ssh-accounts: (\w+):/.exec(l)?.[1]), [...SSH_ACCOUNTS]);
     }
+  });
+
+  it("the account names are SSH_ACCOUNTS everywhere the image names them: sshd's AllowUsers, the Dockerfile's accounts", () => {
+    const sshd = readFileSync(join(C, "ssh-accounts/etc/ssh/sshd_config.d/20-icos-accounts.conf"), "utf8");
+    assert.deepEqual(/^AllowUsers (.*)$/m.exec(sshd)?.[1]?.split(" "), [...SSH_ACCOUNTS]);
+    const dockerfile = readFileSync(join(IC_OS_DIR, "guestos/context/Dockerfile"), "utf8");
+    for (const account of SSH_ACCOUNTS) assert.match(dockerfile, new RegExp(`(useradd|usermod)[^;]* ${account};`), account);
   });
 
   it("setup-hostname refuses a name that is not a label and replaces /etc/hostname atomically", (t) => {

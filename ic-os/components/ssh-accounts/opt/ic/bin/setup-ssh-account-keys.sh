@@ -1,10 +1,12 @@
 #!/bin/sh
-# Install the authorized keys of the admin, readonly and backup accounts from the injected
+# Install the authorized keys of the node's ssh accounts (admin, readonly, backup: the list is
+# config-media.json's ssh_accounts, generated from src/config/media.ts) from the injected
 # configuration (/run/config/accounts_ssh_authorized_keys/<account>) where sshd reads them, only
 # when config.json asks for it (icos_settings.use_ssh_authorized_keys); otherwise no account
 # has a key.
 # Usage: setup-ssh-account-keys.sh [CONFIG_DIR] [TARGET_DIR]
 set -eu
+RULES=${ICOS_MEDIA_RULES:-/opt/ic/share/config-media.json}
 ICOS_TAG=ssh-accounts
 # shellcheck source-path=SCRIPTDIR/../../../../icos-lib/opt/ic/lib source=icos-lib.sh
 . "${ICOS_LIB:-/opt/ic/lib}/icos-lib.sh"
@@ -14,7 +16,8 @@ src=$config/accounts_ssh_authorized_keys
 use=$(jq -r '.icos_settings.use_ssh_authorized_keys' "$config/config.json")
 mkdir -p "$dst"
 chmod 0755 "$dst"
-for account in admin readonly backup; do
+accounts=$(jq -r '.ssh_accounts[]' "$RULES") || icos_fail "cannot read the account list from $RULES"
+for account in $accounts; do
   if [ "$use" = true ] && [ -f "$src/$account" ]; then
     # sshd's StrictModes wants the file root-owned and not writable by others; it holds public keys.
     install -m 0644 -o root -g root "$src/$account" "$dst/$account"
