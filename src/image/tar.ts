@@ -44,18 +44,28 @@ export async function writeTar(opts: WriteTarOptions): Promise<void> {
   if (!Number.isInteger(opts.mtime) || opts.mtime < 0) throw new UserError(`tar ${opts.out}: mtime must be whole Unix seconds, got ${opts.mtime}`);
   const entries = await resolveEntries(opts);
   await writeAtomically(opts.out, async (tmp) => {
-    if (opts.compress !== "zstd") return writeTarFile(tmp, entries, opts);
-    const plain = `${tmp}.tar`;
     try {
-      await writeTarFile(plain, entries, opts);
-      // --long=27 (128 MiB window) is the largest a decoder accepts without being told, so
-      // `zstd -d` and `tar --zstd -x` work with no flags. The multi-threaded output depends
-      // on the level and window only, not on the thread count, so -T0 stays reproducible.
-      await run("zstd", ["-q", "-T0", `-${level}`, "--long=27", "-o", tmp, plain], { context: `zstd (${opts.out})` });
-    } finally {
-      await rm(plain, { force: true });
+      await writeArchive(tmp, entries, opts, level);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOSPC") throw new UserError(`tar ${opts.out}: no space left on the device`, "free some space, or point ICOS_CACHE_DIR / --output-dir at a larger file system");
+      throw e;
     }
   });
+}
+
+/** The archive into `tmp` (writeAtomically's temp file): plain, or a plain temp then zstd. */
+async function writeArchive(tmp: string, entries: TarEntry[], opts: WriteTarOptions, level: number): Promise<void> {
+  if (opts.compress !== "zstd") return writeTarFile(tmp, entries, opts);
+  const plain = `${tmp}.tar`;
+  try {
+    await writeTarFile(plain, entries, opts);
+    // --long=27 (128 MiB window) is the largest a decoder accepts without being told, so
+    // `zstd -d` and `tar --zstd -x` work with no flags. The multi-threaded output depends
+    // on the level and window only, not on the thread count, so -T0 stays reproducible.
+    await run("zstd", ["-q", "-T0", `-${level}`, "--long=27", "-o", tmp, plain], { context: `zstd (${opts.out})` });
+  } finally {
+    await rm(plain, { force: true });
+  }
 }
 
 async function resolveEntries(opts: WriteTarOptions): Promise<TarEntry[]> {
@@ -108,6 +118,9 @@ function member(p: Pack, header: Header): Member {
     sink = p.entry(header, (err) => (err ? reject(err) : resolve()));
   });
   done.catch(() => undefined); // awaited later; this keeps an early failure from being "unhandled"
+  // When the archive fails (e.g. ENOSPC), tar-stream destroys the member's sink, which then emits
+  // 'error'; the failure reaches the caller through the pipeline, so the event needs no handling.
+  sink.on("error", () => undefined);
   return { sink, done };
 }
 

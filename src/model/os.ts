@@ -38,10 +38,10 @@ export const osSchema = strict(
         dpkgInclude: strList.default([]).describe("dpkg path-include patterns (exceptions to the excludes)"),
       },
       "a bootstrap section",
-    ).describe("stage 1: the base root filesystem from the archive (mmdebstrap)"),
+    ).describe("the bootstrap stage: the base root filesystem from the archive (mmdebstrap)"),
     bases: z
       .record(name, strList, { error: expected("a map of base flavour to package files") })
-      .describe("stage 2: Dockerfile.base flavours, each a list of package files in context/"),
+      .describe("pinned bases: Dockerfile.base flavours, each a list of package files in context/"),
     variants: z
       .record(
         name,
@@ -64,7 +64,7 @@ export const osSchema = strict(
         ),
         { error: expected("a map of variant name to settings") },
       )
-      .describe("stage 3: build variants (prod, dev, ...)"),
+      .describe("build variants (prod, dev, ...): what the image stage builds, per variant"),
     components: strList.default([]).describe("folders of ic-os/components/ installed by the Dockerfile"),
     kernelArgs: str.default("").describe("kernel command line; icos adds root= and dfinity.system="),
   },

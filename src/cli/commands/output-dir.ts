@@ -1,4 +1,4 @@
-// The --output-dir flag of build, verify, run, inspect, upgrade and targets: the output root that
+// The --output-dir flag of build, verify, run, inspect, upgrade, diff and targets: the output root that
 // replaces $ICOS_OUT_DIR (default <repo>/out); a target's files are in DIR/<os>/<variant>/.
 import type { Command } from "commander";
 

@@ -152,3 +152,23 @@ test("tar: a large file streams through in chunks", async (t) => {
   assert.ok(grewKiB < 128 * 1024, `peak RSS grew by ${grewKiB} KiB archiving 512 MiB`);
   assert.equal(statSync(join(dir, "big.tar")).size, 512 * MiB + 512 + 1024);
 });
+
+test("tar: a full file system is a clear error (no crash from a destroyed member stream), and no temp is left", async (t) => {
+  const dir = scratch(t);
+  const small = join(dir, "small");
+  mkdirSync(small);
+  // A 1 MiB tmpfs: root only (CI and the dev machine run the tests as root).
+  const mounted = await run("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", small], { allowFailure: true });
+  if (mounted.code !== 0) return t.skip(`cannot mount a tmpfs here: ${mounted.stderr.trim()}`);
+  try {
+    const big = join(dir, "big");
+    writeFileSync(big, Buffer.alloc(4 * MiB, 0x5a));
+    await assert.rejects(
+      writeTar({ out: join(small, "x.tar"), entries: [{ path: "big", type: "file", source: big }], mtime: MTIME, compress: "none", sparse: true }),
+      (e: unknown) => e instanceof UserError && /small\/x\.tar: no space left on the device/.test(e.message),
+    );
+    assert.deepEqual(readdirSync(small), []);
+  } finally {
+    await run("umount", [small]); // before scratch's cleanup removes the directory
+  }
+});
