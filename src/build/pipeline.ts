@@ -9,7 +9,7 @@ import { fsyncPath, fsyncTree, mkdirDurable } from "../fs/fsync.ts";
 import { sha256File } from "../fs/hash.ts";
 import { gptFromLayout } from "../image/layout-gpt.ts";
 import type { PublicKey, SigningKey } from "../image/update-signature.ts";
-import { loadLayout, resolveLayout } from "../model/layout.ts";
+import { loadLayout, resolveLayout, type ResolvedLayout } from "../model/layout.ts";
 import { layoutFileOf } from "../model/os.ts";
 import { outDirOf, parseTarget, type Target } from "../model/target.ts";
 import { openStore } from "./cache.ts";
@@ -40,12 +40,12 @@ export interface BuildResult {
 }
 
 /** Run the recipe of `target`'s kind; `chain` holds the targets that embed it (cycle check). */
-async function stagesOf(ctx: StageContext, target: Target, opts: BuildOptions, trustedKeys: PublicKey[], chain: string[]): Promise<RecipeResult> {
+async function stagesOf(ctx: StageContext, target: Target, opts: BuildOptions, trustedKeys: PublicKey[], chain: string[]): Promise<RecipeResult & { layout: ResolvedLayout }> {
   if (chain.includes(target.id)) throw new UserError(`${target.os.file}: ${[...chain, target.id].join(" embeds ")}: a target cannot embed itself`);
   const recipe = recipeFor(target.os.kind);
   if ("missing" in recipe) throw new UserError(`${target.id}: cannot build an image of kind ${target.os.kind} yet: ${recipe.missing}`);
   const layout = resolveLayout(loadLayout(layoutFileOf(target.os, target.variant)), { scale: opts.scale });
-  return recipe.build(ctx, target, layout, {
+  const made = await recipe.build(ctx, target, layout, {
     version: opts.version,
     fillB: opts.fillB,
     diskOnly: chain.length > 0,
@@ -56,6 +56,7 @@ async function stagesOf(ctx: StageContext, target: Target, opts: BuildOptions, t
       return { diskImg: dep.diskImg, diskSha256: dep.sha256["disk.img"]!, digest: dep.diskDigest };
     },
   });
+  return { ...made, layout };
 }
 
 export async function build(target: Target, opts: BuildOptions): Promise<BuildResult> {
@@ -67,7 +68,6 @@ export async function build(target: Target, opts: BuildOptions): Promise<BuildRe
     const keys = new Map([...(opts.signingKey ? [opts.signingKey] : []), ...(opts.trustedKeys ?? [])].map((k) => [k.fingerprint, k]));
     const trustedKeys = [...keys.values()].sort((a, b) => a.fingerprint.localeCompare(b.fingerprint));
     const made = await stagesOf({ store, progress }, target, opts, trustedKeys, []);
-    const layout = resolveLayout(loadLayout(layoutFileOf(target.os, target.variant)), { scale: opts.scale });
 
     // Hashes come from the stages that made the files (kept in the cache), not from re-reading them.
     const manifest = {
@@ -82,7 +82,7 @@ export async function build(target: Target, opts: BuildOptions): Promise<BuildRe
       // In run order; an embedded target's stages appear under its own subject.
       stages: progress.stages.map((s) => ({ stage: s.stage, subject: s.subject, digest: s.digest })),
       tools: await toolVersions(["podman", "runc", "tar", "mke2fs", "debugfs", "mkfs.vfat", "mcopy", "grub-mkimage", "zstd"]),
-      partitions: gptFromLayout(layout).partitions.map((p) => ({
+      partitions: gptFromLayout(made.layout).partitions.map((p) => ({
         index: p.index, name: p.name, type: p.typeGuid, guid: p.partGuid, startLba: p.firstLba, sizeLba: p.lastLba - p.firstLba + 1,
         sha256: made.partitionSha256[p.index] ?? "empty",
       })),
