@@ -3,6 +3,7 @@
 // tool that runs to its end; start() for one icos watches itself (QEMU, ssh); runSync() where only
 // a synchronous call will do (the cache lock). No other file imports node:child_process.
 import { spawn, spawnSync, type ChildProcess, type StdioOptions } from "node:child_process";
+import { StringDecoder } from "node:string_decoder";
 import { ToolFailedError, ToolMissingError } from "./errors.ts";
 import { packageOf } from "./host-tools.ts";
 
@@ -46,6 +47,41 @@ function spawnError(command: string, e: NodeJS.ErrnoException): Error {
   return e.code === "ENOENT" ? new ToolMissingError(command, packageOf(command)) : e;
 }
 
+/**
+ * Where run() copies what its tools print, line by line and tagged with the command (`--verbose`);
+ * nowhere by default. Binary output (a tool writing an image to stdout) is named, not shown.
+ */
+let toolEcho: ((text: string) => void) | undefined;
+
+export function echoToolOutput(write: ((text: string) => void) | undefined): void {
+  toolEcho = write;
+}
+
+/** Splits one stream of a child into lines for toolEcho; flush() prints a last unfinished line. */
+function echoLines(tag: string, write: (text: string) => void): { push(b: Buffer): void; flush(): void } {
+  const decoder = new StringDecoder("utf8"); // holds a character split across two reads
+  let partial = "";
+  let binary = false;
+  return {
+    push(b) {
+      if (binary) return;
+      const text = decoder.write(b);
+      if (text.includes("\0") || text.includes("\uFFFD")) {
+        binary = true;
+        partial = "";
+        return write(`${tag}: (binary output, not shown)\n`);
+      }
+      const lines = (partial + text).split("\n");
+      partial = lines.pop()!;
+      for (const line of lines) write(`${tag}: ${line}\n`);
+    },
+    flush() {
+      if (partial) write(`${tag}: ${partial}\n`);
+      partial = "";
+    },
+  };
+}
+
 function tail(text: string, lines = 5): string {
   return text.trimEnd().split("\n").slice(-lines).join("\n");
 }
@@ -60,11 +96,21 @@ export async function run(command: string, args: readonly string[], opts: RunOpt
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stdout!.on("data", (b: Buffer) => out.push(b));
-    child.stderr?.on("data", (b: Buffer) => err.push(b));
+    const echo = toolEcho;
+    const echoes = echo ? [echoLines(command, echo), echoLines(command, echo)] : [];
+    echo?.(`$ ${shellQuote(argv)}\n`);
+    child.stdout!.on("data", (b: Buffer) => {
+      out.push(b);
+      echoes[0]?.push(b);
+    });
+    child.stderr?.on("data", (b: Buffer) => {
+      err.push(b);
+      echoes[1]?.push(b);
+    });
     child.on("error", (e: NodeJS.ErrnoException) => reject(spawnError(command, e)));
     if (opts.input !== undefined) child.stdin!.end(opts.input);
     child.on("close", (code, signal) => {
+      for (const e of echoes) e.flush();
       const result = { code: code ?? 128, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
       if (code === 0 || opts.allowFailure) return resolve(result);
       const status = signal ? `killed by signal ${signal}` : `exit code ${code}`;

@@ -1,9 +1,10 @@
 // The icos command line: registers every command and owns the only top-level catch, which maps
-// the error taxonomy (src/errors.ts) to messages and exit codes.
-import { Command, CommanderError } from "commander";
+// the error taxonomy (src/errors.ts) to messages and exit codes (and, with --json, to a JSON
+// object on stdout as well).
+import { Command, CommanderError, Help, type Option } from "commander";
 import { createRequire } from "node:module";
-import { ToolFailedError, UserError } from "../errors.ts";
-import { FormatError } from "../formats/format-error.ts";
+import { echoToolOutput } from "../exec.ts";
+import { colorAllowed, describeError, errorText, jsonFieldsOf, printJson, stripEscapes } from "./output.ts";
 import { register as doctor } from "./commands/doctor.ts";
 import { register as inspect } from "./commands/inspect.ts";
 import { register as layout } from "./commands/layout.ts";
@@ -18,40 +19,54 @@ import { register as diff } from "./commands/diff.ts";
 
 const { version } = createRequire(import.meta.url)("../../package.json") as { version: string };
 
+/** Set when a command's action starts: did it get --json? Before that (a usage error) argv decides. */
+let jsonRequested: boolean | undefined;
+
+/** Help marks the options a command cannot run without (commander's requiredOption). */
+function optionDescription(this: Help, option: Option): string {
+  const text = Help.prototype.optionDescription.call(this, option);
+  return option.mandatory ? `${text} (required)` : text;
+}
+
 export function buildProgram(): Command {
   const program = new Command("icos")
     .description("Build, run, install and upgrade the IC-OS family of operating systems")
     .version(version)
+    .option("--verbose", "show what the tools icos runs print (on stderr, each line tagged with the tool)")
     .showHelpAfterError("(run with --help for usage)")
     .enablePositionalOptions()
     .exitOverride()
-    .configureHelp({ sortSubcommands: false });
+    .configureHelp({ sortSubcommands: false, optionDescription });
+  program.hook("preAction", (_root, action) => {
+    const opts = { ...program.opts(), ...action.opts() } as { verbose?: boolean; json?: boolean };
+    jsonRequested = opts.json === true;
+    if (opts.verbose) echoToolOutput((text) => void process.stderr.write(colorAllowed(process.stderr) ? text : stripEscapes(text)));
+  });
   for (const register of [doctor, targets, inspect, layout, base, build, verify, diff, run, config, upgrade]) register(program);
-  program.addHelpText("after", "\nExamples:\n  $ icos doctor\n  $ icos layout check\n  $ icos inspect out/guestos/dev/disk.img --json");
+  program.addHelpText("after", "\nExamples:\n  $ icos doctor\n  $ icos layout check\n  $ icos inspect out/guestos/dev/disk.img --json\n  $ icos --verbose build guestos/dev");
   return program;
 }
 
-function report(err: unknown): number {
-  if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
-  if (err instanceof UserError) {
-    console.error(`error: ${err.message}` + (err.hint ? `\n  hint: ${err.hint}` : ""));
-    return err.exitCode;
+/** --json among the arguments (before a `--`), for errors found before any command ran. */
+function jsonInArgv(argv: string[]): boolean {
+  const end = argv.indexOf("--");
+  return (end < 0 ? argv : argv.slice(0, end)).includes("--json");
+}
+
+function report(err: unknown, json: boolean): number {
+  if (err instanceof CommanderError && err.exitCode === 0) return 0; // --help, --version
+  const r = describeError(err, version);
+  // commander has printed its own message already.
+  if (!(err instanceof CommanderError)) console.error(errorText(r, colorAllowed(process.stderr)));
+  if (json) {
+    const { stack: _stack, ...error } = r;
+    printJson({ ...jsonFieldsOf(err), error });
   }
-  if (err instanceof ToolFailedError) {
-    console.error(`error: ${err.message}`);
-    return err.exitCode;
-  }
-  if (err instanceof FormatError) {
-    console.error(`error: ${err.message}`);
-    return 2;
-  }
-  console.error(`internal error in icos ${version} (this is a bug, please report it):`);
-  console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
-  return 70;
+  return r.exitCode;
 }
 
 try {
   await buildProgram().parseAsync(process.argv);
 } catch (err) {
-  process.exitCode = report(err);
+  process.exitCode = report(err, jsonRequested ?? jsonInArgv(process.argv.slice(2)));
 }

@@ -2,6 +2,7 @@
 // so the exact command is golden-tested (test/unit/vm/qemu-args.test.ts) and shown in errors.
 // Recipes behind each choice: /work/shared/reference/host-recipes.md ("GPT and boot",
 // "SSH, config media over USB").
+import { UserError } from "../errors.ts";
 
 export const QEMU_BINARY = "qemu-system-x86_64";
 export const OVMF_PATH = "/usr/share/ovmf/OVMF.fd";
@@ -29,6 +30,31 @@ export interface QemuArgsOptions {
   configMedia?: string;
   /** Exit instead of rebooting when the guest reboots. */
   noReboot?: boolean;
+}
+
+export const MEMORY_MIB = { min: 128, max: 1 << 20 } as const;
+
+const MEMORY_UNITS: Record<string, number> = { "": 1, m: 1, mib: 1, g: 1024, gib: 1024 };
+
+/**
+ * Guest memory as --memory takes it: a whole number of MiB, or with a unit M/MiB or G/GiB (binary,
+ * as QEMU's -m reads them), e.g. 2048, 2048M, 512MiB, 2G, 2GiB. Decimal units (MB, GB) and
+ * fractions are refused rather than guessed.
+ */
+export function parseMemoryMiB(text: string, flag = "--memory"): number {
+  const m = /^(\d+)\s*([a-z]*)$/i.exec(text.trim());
+  const unit = m ? MEMORY_UNITS[m[2]!.toLowerCase()] : undefined;
+  if (!m || unit === undefined) {
+    throw new UserError(
+      `${flag}: expected a memory size such as 2048, 2048M, 512MiB, 2G or 2GiB, got ${JSON.stringify(text)}`,
+      "a plain number is MiB; M and G are binary units (MiB, GiB); write whole numbers (1536M, not 1.5G)",
+    );
+  }
+  const mib = Number(m[1]) * unit;
+  if (!(mib >= MEMORY_MIB.min && mib <= MEMORY_MIB.max)) {
+    throw new UserError(`${flag}: ${JSON.stringify(text)} is ${mib} MiB; expected ${MEMORY_MIB.min} MiB to ${MEMORY_MIB.max / 1024} GiB`);
+  }
+  return mib;
 }
 
 /** QEMU splits option values at commas; a literal comma in a value is written twice. */

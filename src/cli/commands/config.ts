@@ -5,7 +5,7 @@ import { CONFIG_MEDIA, mediaRules, writeConfigMedia } from "../../config/media.t
 import { CONFIG_VERSION, configJsonSchema } from "../../config/schema.ts";
 import { readConfigFile } from "../../config/versions.ts";
 import { writeAtomically } from "../../fs/files.ts";
-import { outputFile, outputTarget } from "../../user-files.ts";
+import { outputFile } from "../../user-files.ts";
 
 export function register(program: Command): void {
   const config = program.command("config").description("node configuration: write the GuestOS CONFIG media, print the JSON Schema (docs/config.md)");
@@ -14,7 +14,7 @@ export function register(program: Command): void {
     .command("guestos")
     .description("validate a node config (any known version) and its ssh keys, then write the CONFIG media for GuestOS (a vfat image); exit 2 with every problem listed")
     .requiredOption("--config <file>", "node config, JSON (*.json) or YAML")
-    .option("--ssh-keys <dir>", "directory of authorized_keys files named admin (required), readonly, backup")
+    .option("--ssh-keys <dir>", "directory of authorized_keys files named admin (which must be there), readonly and backup")
     .option("--node-operator-key <file>", "the node operator's private key (PEM), when icos_settings.use_node_operator_private_key is true")
     .requiredOption("--out <file>", "the image to write, e.g. config.img")
     .addHelpText(
@@ -22,7 +22,8 @@ export function register(program: Command): void {
       "\nExample:\n  $ icos config guestos --config node.json --ssh-keys keys/ --out config.img\n  $ icos run guestos/dev --config-media config.img",
     )
     .action(async (opts: { config: string; sshKeys?: string; nodeOperatorKey?: string; out: string }) => {
-      outputTarget(opts.out, `--out ${opts.out}`); // writeConfigMedia lists a missing directory with the config's problems
+      // --out first: a bad output path is the flag's problem, not the config file's.
+      outputFile(opts.out, `--out ${opts.out}`);
       const r = await writeConfigMedia({
         config: readConfigFile(opts.config, `--config ${opts.config}`),
         configFile: opts.config,

@@ -2,7 +2,9 @@ import type { Command } from "commander";
 import { formatSize } from "../../model/size.ts";
 import { loadLayout, resolveLayout } from "../../model/layout.ts";
 import { layoutFileOf, osNames } from "../../model/target.ts";
-import { printJson, table } from "../output.ts";
+import { UserError } from "../../errors.ts";
+import { FormatError } from "../../formats/format-error.ts";
+import { colorAllowed, describeError, errorText, printJson, table } from "../output.ts";
 import { parseScale } from "./build.ts";
 
 export function register(program: Command): void {
@@ -10,15 +12,25 @@ export function register(program: Command): void {
 
   layout
     .command("check")
-    .description("validate layout files (default: every OS under ic-os/); exit 2 with every problem listed")
+    .description("validate layout files (default: every OS under ic-os/); each file is checked, and every problem listed; exit 2 if any failed")
     .argument("[os-or-file...]", "OS names (folders of ic-os/, e.g. guestos) or paths to layout.yaml files")
     .addHelpText("after", "\nExample:\n  $ icos layout check\n  $ icos layout check guestos ./my-layout.yaml")
     .action((targets: string[]) => {
-      const files = (targets.length ? targets : osNames()).map((t) => layoutFileOf(t));
-      for (const file of files) {
-        const resolved = resolveLayout(loadLayout(file));
-        console.log(`ok  ${file}: ${resolved.partitions.length} partitions, disk ${formatSize(resolved.sizeBytes)}`);
+      // Every file is checked and reported, so one run lists all that need fixing.
+      const names = targets.length ? targets : osNames();
+      let failed = 0;
+      for (const name of names) {
+        try {
+          const file = layoutFileOf(name);
+          const resolved = resolveLayout(loadLayout(file));
+          console.log(`ok  ${file}: ${resolved.partitions.length} partitions, disk ${formatSize(resolved.sizeBytes)}`);
+        } catch (e) {
+          if (!(e instanceof UserError || e instanceof FormatError)) throw e;
+          failed++;
+          console.error(errorText(describeError(e, ""), colorAllowed(process.stderr)));
+        }
       }
+      if (failed > 0) throw new UserError(`${failed} of ${names.length} layout file${names.length === 1 ? "" : "s"} failed the check (each is listed above)`);
     });
 
   layout

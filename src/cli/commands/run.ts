@@ -1,13 +1,14 @@
 import type { Command } from "commander";
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { UserError } from "../../errors.ts";
+import { ToolMissingError, UserError } from "../../errors.ts";
 import { resolveArtifact } from "../../model/target.ts";
 import { inputFile } from "../../user-files.ts";
 import { chooseAccel, describeAccel } from "../../vm/accel.ts";
-import { OVMF_PATH } from "../../vm/qemu-args.ts";
-import { MILESTONES, startVm, type VmHandle } from "../../vm/vm.ts";
+import { OVMF_PATH, parseMemoryMiB } from "../../vm/qemu-args.ts";
+import { freePort, MILESTONES, startVm, type VmHandle } from "../../vm/vm.ts";
 import { VmError } from "../../vm/vm-error.ts";
-import { printJson } from "../output.ts";
+import { printJson, withJsonFields } from "../output.ts";
 import { addOutputDirFlag } from "./output-dir.ts";
 
 interface RunOptions {
@@ -64,12 +65,12 @@ export function register(program: Command): void {
   )
     .option("--wait-ready", "wait for the guest's ready line, report the boot time, then stop the VM")
     .option("--timeout <seconds>", "with --wait-ready: give up after this long", "300")
-    .option("--memory <MiB>", "guest memory", "2048")
+    .option("--memory <size>", "guest memory: MiB, or with a unit: 2048M, 512MiB, 2G, 2GiB", "2048")
     .option("--cpus <n>", "virtual CPUs", "2")
     .option("--ssh-port <port>", "host port on 127.0.0.1 forwarded to the guest's port 22 (default: a free port)")
     .option("--config-media <file>", "a raw image attached read-only as removable USB storage")
     .option("--keep", "keep the overlay; with --wait-ready, leave the VM running in the background")
-    .option("--json", "with --wait-ready: print { ready, seconds, accel, sshPort, serialLog } as JSON")
+    .option("--json", "with --wait-ready: print { ready, seconds, accel, sshPort, serialLog } as JSON (and { error } when it fails)")
     .addHelpText(
       "after",
       "\nExample:\n  $ icos run guestos/dev\n  $ icos run out/guestos/dev/disk.img --wait-ready --timeout 120 --json\n" +
@@ -77,12 +78,15 @@ export function register(program: Command): void {
     )
     .action(async (arg: string, opts: RunOptions) => {
       const timeoutSeconds = integer("--timeout", opts.timeout, 1, 86_400);
-      const memoryMiB = integer("--memory", opts.memory, 128, 1 << 20);
+      const memoryMiB = parseMemoryMiB(opts.memory);
       const cpus = integer("--cpus", opts.cpus, 1, 64);
       const sshPort = opts.sshPort === undefined ? undefined : integer("--ssh-port", opts.sshPort, 1, 65_535);
       if (opts.json && !opts.waitReady) throw new UserError("--json needs --wait-ready", "without it the VM runs in the foreground and prints its console");
       const disk = resolveDisk(arg, opts.outputDir);
       if (opts.configMedia !== undefined) inputFile(opts.configMedia, `--config-media ${opts.configMedia}`, { hint: "give a CONFIG media image from `icos config guestos --out FILE`" });
+      // Everything the user can get wrong is checked before the KVM probe, which starts QEMU.
+      if (!existsSync(OVMF_PATH)) throw new ToolMissingError(OVMF_PATH, "ovmf");
+      if (sshPort !== undefined) await freePort(sshPort);
 
       // Ctrl-C (or a kill) stops QEMU before we exit: no VM outlives us unless --keep asked for it.
       let vm: VmHandle | undefined;
@@ -153,9 +157,9 @@ async function waitReady(vm: VmHandle, timeoutSeconds: number, opts: RunOptions)
   } catch (e) {
     if (!(e instanceof VmError)) throw e;
     summary.seconds = Math.round((Date.now() - vm.startedAt) / 100) / 10;
-    if (opts.json) printJson({ ...summary, error: e.kind });
     await vm.stop();
-    throw e;
+    // With --json the top-level report prints this summary and { error } as one document.
+    throw withJsonFields(e, summary);
   } finally {
     clearInterval(heartbeat);
   }
