@@ -57,7 +57,7 @@ test("tinyos/carrier embeds tinyos/dev's disk image; a change to tinyos/dev rebu
   assert.deepEqual(carrier.stages.filter((s) => s.subject.startsWith("tinyos/dev")).map((s) => [s.stage, s.cache]), [["image", "hit"], ["rootfs", "hit"], ["disk", "hit"]]);
 
   // Another version of tinyos/dev gives another disk, so the carrier's disk is built again.
-  const { json: carrier2 } = icosJson<BuildJson>(["build", "tinyos/carrier", "--version", "0.0.1"], { env: { ...env, ICOS_OUT_DIR: join(scratch(t), "out") } });
+  const { json: carrier2 } = icosJson<BuildJson>(["build", "tinyos/carrier", "--image-version", "0.0.1"], { env: { ...env, ICOS_OUT_DIR: join(scratch(t), "out") } });
   const disk2 = carrier2.stages.find((s) => s.stage === "disk" && s.subject.startsWith("tinyos/carrier"))!;
   assert.equal(disk2.cache, "miss");
   assert.notEqual(carrier2.manifest.partitions.find((p) => p.name === "payload")!.sha256, payload.sha256);
