@@ -17,6 +17,8 @@
 #   upgrade-commit [--no-reboot] boot the installed slot once (boot_cycle=first_boot), then reboot
 #   confirm                      keep the running slot (boot_cycle=stable); icos-confirm.service
 #                                runs it once the system is healthy
+#   rollback [--no-reboot]       boot the other slot (the previous system) once, then reboot; it
+#                                stays only if it confirms, else GRUB returns to this one
 #
 # Every device and image path comes from the device contract (ICOS_CONTRACT, icos-lib.sh); the
 # MANAGEBOOT_* variables and a contract naming plain files let test/unit/components/upgrade.test.ts
@@ -386,6 +388,38 @@ cmd_confirm() {
   esac
 }
 
+# Go back to the other slot the way an upgrade goes forward: first_boot, so GRUB boots it once and
+# keeps it only if it confirms. Only from a confirmed system: an unconfirmed one is still on trial
+# (a reboot without confirming already returns), and an installed but uncommitted slot is not the
+# previous system. A slot whose boot partition has no version holds no system to go back to.
+cmd_rollback() {
+  reboot=yes
+  case "${1:-}" in
+    "") ;;
+    --no-reboot) reboot=no ;;
+    *) usage ;;
+  esac
+  open_grubenv
+  cur=$(current_slot)
+  tgt=$(other "$cur")
+  [ "$boot_alternative" = "$cur" ] || die "grubenv boots slot $boot_alternative next but slot $cur is running: a boot of slot $tgt is already pending"
+  case "$boot_cycle" in
+    stable) ;;
+    install) die "slot $tgt holds an installed upgrade that is not committed, not the previous system: nothing to roll back to" ;;
+    *) die "slot $cur is not confirmed yet (boot_cycle=$boot_cycle): a reboot before it confirms returns to slot $tgt" ;;
+  esac
+  version=$(slot_version "$tgt")
+  [ "$version" != none ] || die "slot $tgt holds no system (no version on its boot partition): nothing to roll back to"
+  boot_alternative=$tgt
+  boot_cycle=first_boot
+  write_grubenv
+  say "rollback: the next boot runs slot $tgt (version $version) once; it stays only if it confirms"
+  if [ "$reboot" = yes ]; then
+    say "rebooting"
+    $REBOOT
+  fi
+}
+
 [ $# -ge 1 ] || usage
 command=$1
 shift
@@ -397,6 +431,7 @@ case "$command" in
   upgrade-install) take_lock; cmd_upgrade_install "$@" ;;
   upgrade-commit) take_lock; cmd_upgrade_commit "$@" ;;
   confirm) [ $# -eq 0 ] || usage; take_lock; cmd_confirm ;;
+  rollback) take_lock; cmd_rollback "$@" ;;
   -h | --help | help) usage ;;
   *) say "unknown command: $command"; usage ;;
 esac
