@@ -3,8 +3,10 @@
 // build (or a crash) leaves only tmp/ litter, which no lookup ever trusts and the next store open
 // removes. meta.json records every file of the entry with its size (and sha256 for small files);
 // a lookup checks them, and an entry that does not match is removed and built again.
+// An entry directory's mtime is when it was last used (committed or hit): `icos clean` prunes the
+// least recently used first (store-prune.ts).
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, mkdtempSync, readdirSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { listTree } from "../fs/files.ts";
@@ -68,7 +70,10 @@ export class Store {
       meta = undefined;
     }
     const problem = isRecord(meta) ? damage(path, stage, digest, meta) : "meta.json does not parse";
-    if (problem === undefined) return { path, meta: meta as Record<string, unknown> };
+    if (problem === undefined) {
+      touch(path);
+      return { path, meta: meta as Record<string, unknown> };
+    }
     this.note(`cache: ${stage}/${digest.slice(0, 12)} is damaged (${problem}): removed, building it again`);
     rmSync(path, { recursive: true, force: true });
     return undefined;
@@ -97,12 +102,23 @@ export class Store {
       const target = this.dir(stage, digest);
       rmSync(target, { recursive: true, force: true }); // an uncommitted leftover without meta.json
       renameSync(work, target);
+      touch(target);
       await fsyncPath(parent);
       return { path: target, meta };
     } catch (err) {
       rmSync(work, { recursive: true, force: true });
       throw err;
     }
+  }
+}
+
+/** Mark an entry used now (its directory's mtime); no stage reads a directory's times. */
+function touch(path: string): void {
+  const now = new Date();
+  try {
+    utimesSync(path, now, now);
+  } catch {
+    // a read-only store still works; pruning then goes by commit time
   }
 }
 

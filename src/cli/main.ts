@@ -16,6 +16,13 @@ import { register as config } from "./commands/config.ts";
 import { register as upgrade } from "./commands/upgrade.ts";
 import { register as targets } from "./commands/targets.ts";
 import { register as diff } from "./commands/diff.ts";
+import { register as ps } from "./commands/ps.ts";
+import { register as stop } from "./commands/stop.ts";
+import { register as ssh } from "./commands/ssh.ts";
+import { register as consoleCommand } from "./commands/console.ts";
+import { register as status } from "./commands/status.ts";
+import { register as rollback } from "./commands/rollback.ts";
+import { register as clean } from "./commands/clean.ts";
 
 const { version } = createRequire(import.meta.url)("../../package.json") as { version: string };
 
@@ -42,7 +49,7 @@ export function buildProgram(): Command {
     jsonRequested = opts.json === true;
     if (opts.verbose) echoToolOutput((text) => void process.stderr.write(colorAllowed(process.stderr) ? text : stripEscapes(text)));
   });
-  for (const register of [doctor, targets, inspect, layout, base, build, verify, diff, run, config, upgrade]) register(program);
+  for (const register of [doctor, targets, inspect, layout, base, build, verify, diff, run, ps, ssh, consoleCommand, stop, config, upgrade, status, rollback, clean]) register(program);
   program.addHelpText("after", "\nExamples:\n  $ icos doctor\n  $ icos layout check\n  $ icos inspect out/guestos/dev/disk.img --json\n  $ icos --verbose build guestos/dev");
   return program;
 }

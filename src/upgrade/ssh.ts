@@ -3,7 +3,10 @@
 // - the user's own known_hosts (ssh's default UserKnownHostsFile; the default),
 // - one given file only (--known-hosts),
 // - the first key seen, only when asked for (--trust-on-first-use): it is pinned in a private
-//   known_hosts for the rest of the command.
+//   known_hosts for the rest of the command;
+// - a VM's own known_hosts (icos ssh, status, rollback on a VM from `icos run`): the key is learnt
+//   on first contact (accept-new) and required from then on, in a file of that VM alone, so a port
+//   that a later VM reuses never trips the user's known_hosts.
 // In every mode a device that comes back from an upgrade with another host key (lost identity,
 // or another machine answering) is an error, never a new key to accept.
 import { createReadStream, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -12,8 +15,8 @@ import { join, resolve } from "node:path";
 import { UserError } from "../errors.ts";
 import { run, start } from "../exec.ts";
 
-/** How the device's host key is checked: see the header. */
-export type HostKeyCheck = "user-known-hosts" | "trust-on-first-use" | { knownHosts: string };
+/** How the device's host key is checked: see the header. acceptNew: a key not in the file yet is added (a VM's own file). */
+export type HostKeyCheck = "user-known-hosts" | "trust-on-first-use" | { knownHosts: string; acceptNew?: boolean };
 
 export interface SshTarget {
   host: string;
@@ -66,7 +69,7 @@ function configPath(file: string): string {
 export function hostKeyArgs(check: HostKeyCheck, pinned: string): string[] {
   if (check === "user-known-hosts") return ["-o", "StrictHostKeyChecking=yes"];
   if (check === "trust-on-first-use") return ["-o", `UserKnownHostsFile=${configPath(pinned)}`, "-o", "StrictHostKeyChecking=accept-new"];
-  return ["-o", `UserKnownHostsFile=${configPath(check.knownHosts)}`, "-o", "GlobalKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=yes"];
+  return ["-o", `UserKnownHostsFile=${configPath(check.knownHosts)}`, "-o", "GlobalKnownHostsFile=/dev/null", "-o", `StrictHostKeyChecking=${check.acceptNew ? "accept-new" : "yes"}`];
 }
 
 /** ssh's argv for running `command` on `t`. */
@@ -75,6 +78,18 @@ export function sshArgv(t: SshTarget, command: string, pinned: string): string[]
     "-p", String(t.port), ...(t.identity ? ["-i", t.identity, "-o", "IdentitiesOnly=yes"] : []), ...hostKeyArgs(t.hostKeys ?? "user-known-hosts", pinned),
     "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3",
     "-o", "LogLevel=ERROR", `${t.user}@${t.host}`, command,
+  ];
+}
+
+/**
+ * ssh's argv for a person at a terminal: a login shell, or `remote` (after `--`, so a command that
+ * starts with "-" is not read as ssh's option). No BatchMode: ssh may ask for a passphrase.
+ */
+export function loginArgv(t: SshTarget, remote: readonly string[]): string[] {
+  if (t.hostKeys === "trust-on-first-use") throw new Error("loginArgv: trust on first use pins the key of one command, not of a login");
+  return [
+    "-p", String(t.port), ...(t.identity ? ["-i", t.identity, "-o", "IdentitiesOnly=yes"] : []), ...hostKeyArgs(t.hostKeys ?? "user-known-hosts", ""),
+    "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR", `${t.user}@${t.host}`, ...(remote.length > 0 ? ["--", ...remote] : []),
   ];
 }
 

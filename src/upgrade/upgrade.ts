@@ -110,7 +110,7 @@ function hostKeyLines(stderr: string): string {
 }
 
 /** The error for a host key ssh refused before the upgrade changed anything. */
-async function hostKeyError(session: SshSession, problem: HostKeyProblem, stderr: string): Promise<HostKeyError> {
+export async function hostKeyError(session: SshSession, problem: HostKeyProblem, stderr: string): Promise<HostKeyError> {
   const { host, port } = session.target;
   const name = knownHostsName(host, port);
   const files = await checkedAgainst(session);

@@ -5,16 +5,17 @@
 import { statSync, existsSync } from "node:fs";
 import { readFile, rm } from "node:fs/promises";
 import { createServer } from "node:net";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { ToolMissingError, UserError } from "../errors.ts";
 import { shellQuote, type ChildProcess } from "../exec.ts";
 import { chooseAccel, type AccelDecision } from "./accel.ts";
 import { lastLines, parseReadyLine, READY_LINE, type ReadyState } from "./console.ts";
-import { OVMF_PATH, QEMU_BINARY, qemuArgs } from "./qemu-args.ts";
+import { OVMF_PATH, QEMU_BINARY, qemuArgs, qemuValue } from "./qemu-args.ts";
 import { QEMU_FATAL, releaseQemu, startQemu, stopQemu } from "./qemu-process.ts";
 import { SerialWatch, type SeenLine } from "./serial-watch.ts";
 import { VmError, type VmErrorContext, type VmFailure } from "./vm-error.ts";
-import { prepareWorkDir, WORK_FILES } from "./work-dir.ts";
+import { removeRecord, targetOfDisk, writeRecord } from "./registry.ts";
+import { KNOWN_HOSTS_FILE, prepareWorkDir, WORK_FILES } from "./work-dir.ts";
 
 export { cleanConsoleText, MILESTONES, PANIC_LINE, parseReadyLine, READY_LINE, type ReadyState } from "./console.ts";
 
@@ -24,8 +25,10 @@ const POLL_MS = 100;
 export interface StartVmOptions {
   /** A raw disk image; used read-only as the overlay's backing file. */
   disk: string;
-  /** Names the work directory (<cache>/vm/<name>-XXXXXX); default: the disk's file name. */
+  /** Names the work directory (<cache>/vm/<name>-XXXXXX); default: the disk's build target (guestos-dev), else its file name. */
   name?: string;
+  /** The build target the disk is from, for `icos ps`; default: manifest.json beside the disk. */
+  target?: string;
   /** Use this directory instead of a new one under the cache. */
   workDir?: string;
   memoryMiB?: number;
@@ -131,7 +134,28 @@ export async function startVm(o: StartVmOptions): Promise<VmHandle> {
     configMedia,
     noReboot: o.noReboot,
   });
+  // QMP lets `icos stop` ask the guest to power off (ACPI) before it falls back to signals.
+  args.push("-qmp", `unix:${qemuValue(files.qmpSocket)},server=on,wait=off`);
   const child = await startQemu(args, workDir, join(workDir, files.qemuLog));
+  // The record that `icos ps`, `stop`, `ssh` and `console` find the VM by (registry.ts).
+  writeRecord({
+    version: 1,
+    name: basename(workDir),
+    target: o.target ?? targetOfDisk(disk),
+    disk,
+    pid: child.pid!,
+    sshPort,
+    workDir,
+    serialLog: join(workDir, files.serialLog),
+    serialSocket: join(workDir, files.serialSocket),
+    qmpSocket: join(workDir, files.qmpSocket),
+    qemuLog: join(workDir, files.qemuLog),
+    knownHosts: join(workDir, KNOWN_HOSTS_FILE),
+    ...(configMedia === undefined ? {} : { configMedia }),
+    accel: accel.accel,
+    keep: o.keep ?? false,
+    startedAt: Date.now(),
+  });
   return new Vm(child, {
     disk,
     workDir,
@@ -213,9 +237,11 @@ class Vm implements VmHandle {
 
   async stop(): Promise<void> {
     await stopQemu(this.child, this.exited);
+    removeRecord(this.workDir);
     if (!this.info.keep) {
       await rm(this.info.overlay, { force: true });
       await rm(this.info.serialSocket, { force: true });
+      await rm(join(this.workDir, WORK_FILES.qmpSocket), { force: true });
     }
   }
 
@@ -229,6 +255,7 @@ class Vm implements VmHandle {
 
   private async onExit(exit: VmExit): Promise<void> {
     clearInterval(this.poll);
+    removeRecord(this.workDir); // the VM is gone: `icos ps` must not list it
     // QEMU may exit right after the guest prints its last line (GRUB's halt): read to the end.
     await this.serial.read(true).catch(() => undefined);
     const how = exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`;

@@ -3,18 +3,29 @@
 // or kept with its overlay to boot again (resume).
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
-import { basename, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { UserError } from "../errors.ts";
 import { run } from "../exec.ts";
 import { cacheDir } from "../paths.ts";
+import { defaultVmName, RECORD_FILE, targetOfDisk } from "./registry.ts";
 
 /** Names relative to the work directory (QEMU's cwd): a unix socket path must stay under 108 bytes. */
-export const WORK_FILES = { overlay: "overlay.qcow2", serialSocket: "ser.sock", serialLog: "serial.log", qemuLog: "qemu.log" } as const;
+export const WORK_FILES = {
+  overlay: "overlay.qcow2",
+  serialSocket: "ser.sock",
+  qmpSocket: "qmp.sock",
+  serialLog: "serial.log",
+  qemuLog: "qemu.log",
+  record: RECORD_FILE,
+} as const;
+
+/** The VM's own ssh known_hosts: kept when the overlay is resumed (same machine, same host keys). */
+export const KNOWN_HOSTS_FILE = "known_hosts";
 
 export interface WorkDirOptions {
   /** The disk image, absolute: the overlay's backing file. */
   disk: string;
-  /** Names a new work directory; default: the disk's file name. */
+  /** Names a new work directory; default: the disk's build target (guestos-dev), else its file name. */
   name?: string;
   /** Use this directory instead of a new one under the cache. */
   workDir?: string;
@@ -30,13 +41,14 @@ export async function prepareWorkDir(o: WorkDirOptions): Promise<string> {
     workDir = resolve(o.workDir);
     await mkdir(workDir, { recursive: true });
   } else {
-    const name = (o.name ?? basename(o.disk).replace(/\.(img|raw)$/, "")).replace(/[^\w.-]+/g, "_");
+    const name = o.name === undefined ? defaultVmName(o.disk, targetOfDisk(o.disk)) : o.name.replace(/[^\w.-]+/g, "_");
     await mkdir(join(cacheDir(o.env), "vm"), { recursive: true });
     workDir = await mkdtemp(join(cacheDir(o.env), "vm", `${name}-`));
   }
   const files = WORK_FILES;
   if (o.resume && !(o.workDir && existsSync(join(workDir, files.overlay)))) throw new UserError(`resume: no overlay.qcow2 in ${workDir}`, "resume needs the workDir of a VM stopped with keep");
   for (const f of Object.values(files)) if (!(o.resume && f === files.overlay)) await rm(join(workDir, f), { force: true });
+  if (!o.resume) await rm(join(workDir, KNOWN_HOSTS_FILE), { force: true });
   if (!o.resume) {
     await run("qemu-img", ["create", "-q", "-f", "qcow2", "-F", "raw", "-b", o.disk, files.overlay], {
       cwd: workDir,

@@ -1,0 +1,79 @@
+// A minimal QMP client (QEMU Machine Protocol, JSON lines over the VM's qmp.sock): enough to ask
+// QEMU for one command, e.g. system_powerdown, the ACPI power button. QEMU greets with
+// {"QMP": ...}, wants {"execute": "qmp_capabilities"} first, and answers each command with
+// {"return": ...} or {"error": {"class", "desc"}}; {"event": ...} lines may come in between.
+import type { Socket } from "node:net";
+import { connectUnix } from "./unix-socket.ts";
+
+export class QmpError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "QmpError";
+  }
+}
+
+/** Run `command` over the QMP socket at `path`; resolves with its "return" value. */
+export async function qmpCommand(path: string, command: string, timeoutMs = 5000): Promise<unknown> {
+  let sock: Socket;
+  try {
+    sock = await connectUnix(path);
+  } catch (e) {
+    throw new QmpError(`cannot connect to ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const replies: Record<string, unknown>[] = [];
+  let wake: (() => void) | undefined;
+  let closed = false;
+  let buffered = "";
+  sock.setEncoding("utf8");
+  sock.on("data", (text: string) => {
+    buffered += text;
+    const lines = buffered.split("\n");
+    buffered = lines.pop()!;
+    for (const line of lines) {
+      try {
+        const msg = JSON.parse(line) as Record<string, unknown>;
+        if (typeof msg === "object" && msg !== null && !("event" in msg)) replies.push(msg);
+      } catch {
+        // not JSON: ignored (QMP sends only JSON)
+      }
+    }
+    wake?.();
+  });
+  sock.on("close", () => {
+    closed = true;
+    wake?.();
+  });
+  sock.on("error", () => undefined); // "close" follows
+  const deadline = Date.now() + timeoutMs;
+  const next = async (what: string): Promise<Record<string, unknown>> => {
+    while (replies.length === 0) {
+      if (closed) throw new QmpError(`QEMU closed the QMP connection while we waited for ${what}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new QmpError(`no QMP answer (${what}) within ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wake = undefined;
+    }
+    return replies.shift()!;
+  };
+  const ask = async (execute: string): Promise<unknown> => {
+    sock.write(JSON.stringify({ execute }) + "\n");
+    const reply = await next(execute);
+    if ("return" in reply) return reply.return;
+    const err = reply.error as { desc?: unknown } | undefined;
+    throw new QmpError(`QMP ${execute}: ${typeof err?.desc === "string" ? err.desc : JSON.stringify(reply)}`);
+  };
+  try {
+    const greeting = await next("the greeting");
+    if (!("QMP" in greeting)) throw new QmpError(`not a QMP greeting: ${JSON.stringify(greeting).slice(0, 200)}`);
+    await ask("qmp_capabilities");
+    return await ask(command);
+  } finally {
+    sock.destroy();
+  }
+}
