@@ -22,12 +22,12 @@ export function colorAllowed(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv
   return stream.isTTY === true && !env.NO_COLOR && env.TERM !== "dumb";
 }
 
-/** Removes ANSI escape sequences (CSI, OSC, two-byte), e.g. from a tool's output for a log. */
+/** Removes ANSI escape sequences (CSI, OSC, then any two-byte ESC x), e.g. from a tool's output for a log. */
 export function stripEscapes(text: string): string {
   return text
     .replace(/\x1b\[[0-?]*[ -/]*[@-~]/g, "")
     .replace(/\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)/g, "")
-    .replace(/\x1b[@-Z\\-_]/g, "");
+    .replace(/\x1b[0-~]/g, "");
 }
 
 /** `error:` in bold red on a terminal that allows it, plain otherwise. */

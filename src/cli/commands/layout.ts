@@ -25,7 +25,8 @@ export function register(program: Command): void {
           const resolved = resolveLayout(loadLayout(file));
           console.log(`ok  ${file}: ${resolved.partitions.length} partitions, disk ${formatSize(resolved.sizeBytes)}`);
         } catch (e) {
-          if (!(e instanceof UserError || e instanceof FormatError)) throw e;
+          // One file: its error is the whole report. Several: each is listed, then a count.
+          if (!(e instanceof UserError || e instanceof FormatError) || names.length === 1) throw e;
           failed++;
           console.error(errorText(describeError(e, ""), colorAllowed(process.stderr)));
         }

@@ -6,7 +6,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { chmodSync, closeSync, constants, lstatSync, mkdirSync, openSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { ROOT } from "../../../src/paths.ts";
 import { icos, icosAsync, type CliResult } from "../../helpers/cli.ts";
 import { scratch } from "../../helpers/tmp.ts";
@@ -144,6 +144,20 @@ describe("--out naming a directory or a special file", { concurrency: 2 }, () =>
     const node = specialFile(join(scratch(t), "dev"));
     userError(await icosAsync(["config", "guestos", "--config", EXAMPLE, "--out", node.path]), new RegExp(`^error: --out ${node.path}: is a (character device|named pipe \\(FIFO\\)); `));
     assert.ok(node.isIntact(), "the special file was replaced");
+  });
+
+  it("icos config schema --out MISSING/x.json, media-rules too: the directory is named", async (t) => {
+    const out = join(scratch(t), "missing", "x.json");
+    for (const cmd of ["schema", "media-rules"]) {
+      userError(await icosAsync(["config", cmd, "--out", out]), `--out ${out}: the directory ${dirname(out)} does not exist`);
+    }
+  });
+
+  it("icos config guestos --out DIR or MISSING/x.img: --out is the problem, not the config file", async (t) => {
+    const dir = scratch(t);
+    userError(await icosAsync(["config", "guestos", "--config", EXAMPLE, "--out", dir]), new RegExp(`^error: --out ${dir}: is a directory; icos writes its output to a new file`));
+    const out = join(dir, "missing", "config.img");
+    userError(await icosAsync(["config", "guestos", "--config", EXAMPLE, "--out", out]), `--out ${out}: the directory ${dirname(out)} does not exist`);
   });
 
   it("icos base export --out FILE (a directory is expected)", async (t) => {

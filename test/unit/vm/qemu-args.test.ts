@@ -2,7 +2,8 @@
 // (test/slow/vm/run.test.ts) boots with exactly these arguments.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { qemuArgs, qemuValue, type QemuArgsOptions } from "../../../src/vm/qemu-args.ts";
+import { parseMemoryMiB, qemuArgs, qemuValue, type QemuArgsOptions } from "../../../src/vm/qemu-args.ts";
+import { UserError } from "../../../src/errors.ts";
 import { MILESTONES, PANIC_LINE, READY_LINE, cleanConsoleText, parseReadyLine } from "../../../src/vm/vm.ts";
 
 const BASE: QemuArgsOptions = {
@@ -57,6 +58,21 @@ describe("qemuArgs", () => {
   test("ipv4=on is always explicit (with only ipv6=on QEMU 7.2 turns IPv4 off)", () => {
     const netdev = qemuArgs(BASE)[qemuArgs(BASE).indexOf("-netdev") + 1];
     assert.match(netdev!, /ipv4=on,ipv6=on/);
+  });
+});
+
+describe("--memory sizes", () => {
+  test("MiB by default, or with a binary unit M, MiB, G or GiB", () => {
+    const cases: [string, number][] = [["2048", 2048], ["2048M", 2048], ["512MiB", 512], ["2G", 2048], ["2GiB", 2048], ["4g", 4096], ["1024 MiB", 1024], ["128", 128], ["1024G", 1 << 20]];
+    for (const [text, mib] of cases) assert.equal(parseMemoryMiB(text), mib, text);
+  });
+
+  test("anything else is a UserError naming the flag and the value", () => {
+    for (const text of ["", "2T", "2GB", "2048MB", "1.5G", "-1", "0x800", "two", "G"]) {
+      assert.throws(() => parseMemoryMiB(text), (e: unknown) => e instanceof UserError && e.message === `--memory: expected a memory size such as 2048, 2048M, 512MiB, 2G or 2GiB, got ${JSON.stringify(text)}`, text);
+    }
+    assert.throws(() => parseMemoryMiB("64M"), /^UserError: --memory: "64M" is 64 MiB; expected 128 MiB to 1024 GiB$/);
+    assert.throws(() => parseMemoryMiB("2048G"), /"2048G" is 2097152 MiB; expected 128 MiB to 1024 GiB/);
   });
 });
 
