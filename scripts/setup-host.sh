@@ -14,6 +14,7 @@ podman
 runc
 mmdebstrap
 e2fsprogs
+xfsprogs
 dosfstools
 mtools
 gdisk

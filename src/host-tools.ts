@@ -18,6 +18,7 @@ export const HOST_TOOLS: readonly HostTool[] = [
   { command: "mmdebstrap", pkg: "mmdebstrap", versionArgs: ["--version"], purpose: "bootstrap base root filesystems" },
   { command: "mke2fs", pkg: "e2fsprogs", versionArgs: ["-V"], purpose: "make ext4 images from a tree" },
   { command: "debugfs", pkg: "e2fsprogs", versionArgs: ["-V"], purpose: "normalise ext4 ctimes and counters" },
+  { command: "xfs_io", pkg: "xfsprogs", versionArgs: ["-V"], purpose: "map the data extents of sparse images (SEEK_DATA/SEEK_HOLE)" },
   { command: "e2fsck", pkg: "e2fsprogs", versionArgs: ["-V"], purpose: "check ext4 images" },
   { command: "mkfs.vfat", pkg: "dosfstools", versionArgs: ["--help"], purpose: "make vfat images" },
   { command: "fsck.vfat", pkg: "dosfstools", versionArgs: ["--help"], versionCommand: "mkfs.vfat", purpose: "check vfat images" },

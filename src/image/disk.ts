@@ -1,6 +1,7 @@
 // Whole-disk images: a sparse file holding a GPT (from src/formats/gpt.ts) and each partition's
 // image copied in at its offset. Written to a temporary name and renamed, so a reader never sees
-// a half-written disk; zero runs are skipped so they stay holes.
+// a half-written disk. Only the sources' data extents are read and only their non-zero runs are
+// written (src/fs/sparse.ts), so the cost follows the allocated bytes, not the disk's size.
 import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { open, stat, type FileHandle } from "node:fs/promises";
 import { UserError } from "../errors.ts";
@@ -9,6 +10,7 @@ import { decodeGpt, type DecodeGptOptions, type DecodedGpt } from "../formats/gp
 import { encodeGpt, type GptDisk, type GptPartition } from "../formats/gpt.ts";
 import { fileKind, inputFile } from "../user-files.ts";
 import { writeAtomically } from "../fs/files.ts";
+import { copyDataExtents } from "../fs/sparse.ts";
 
 export interface PartitionSource {
   /** The GPT slot (GptPartition.index) to fill. */
@@ -16,12 +18,6 @@ export interface PartitionSource {
   /** A file holding the partition's bytes (a filesystem image); none leaves the partition zero. */
   source?: string;
 }
-
-const READ_CHUNK_BYTES = 1 << 20;
-// All-zero runs this long are not written. 64 KiB is a multiple of every filesystem block size,
-// so with 1 MiB-aligned partitions each skipped run is a whole hole.
-const HOLE_CHUNK_BYTES = 64 * 1024;
-const ZEROS = Buffer.alloc(HOLE_CHUNK_BYTES);
 
 const mib = (bytes: number) => `${(bytes / (1 << 20)).toFixed(1)} MiB`;
 
@@ -64,44 +60,6 @@ async function writeAll(fh: FileHandle, bytes: Buffer, position: number): Promis
   }
 }
 
-/** Fill `buf` from `position` (short only at end of file); returns the byte count. */
-async function readFull(fh: FileHandle, buf: Buffer, position: number): Promise<number> {
-  let got = 0;
-  while (got < buf.length) {
-    const { bytesRead } = await fh.read(buf, got, buf.length - got, position + got);
-    if (bytesRead === 0) break;
-    got += bytesRead;
-  }
-  return got;
-}
-
-/** Copy `source` to `offsetBytes` of `out`, writing only the non-zero 64 KiB chunks. */
-async function copySparse(out: FileHandle, source: string, offsetBytes: number): Promise<void> {
-  const src = await open(source, "r");
-  try {
-    const buf = Buffer.alloc(READ_CHUNK_BYTES);
-    for (let pos = 0; ; ) {
-      const n = await readFull(src, buf, pos);
-      if (n === 0) break;
-      // Coalesce runs of non-zero chunks into one write each.
-      let runStart = -1;
-      for (let at = 0; at <= n; at += HOLE_CHUNK_BYTES) {
-        const end = Math.min(at + HOLE_CHUNK_BYTES, n);
-        const zero = at === n || buf.subarray(at, end).equals(ZEROS.subarray(0, end - at));
-        if (!zero && runStart < 0) runStart = at;
-        if (zero && runStart >= 0) {
-          await writeAll(out, buf.subarray(runStart, at), offsetBytes + pos + runStart);
-          runStart = -1;
-        }
-      }
-      if (runStart >= 0) await writeAll(out, buf.subarray(runStart, n), offsetBytes + pos + runStart);
-      pos += n;
-    }
-  } finally {
-    await src.close();
-  }
-}
-
 /**
  * Write a disk image at `path`: a sparse file of disk.sizeBytes with the GPT and each source at
  * its partition's offset. Same inputs, same bytes. Replaces `path` atomically; on any error
@@ -115,7 +73,7 @@ export async function createDiskImage(path: string, disk: GptDisk, partitions: r
     try {
       await fh.truncate(disk.sizeBytes);
       for (const r of regions) await writeAll(fh, r.bytes, r.offsetBytes);
-      for (const c of copies) await copySparse(fh, c.source, c.offsetBytes);
+      for (const c of copies) await copyDataExtents(fh, c.source, c.offsetBytes);
       await fh.sync();
     } finally {
       await fh.close();
