@@ -1,10 +1,13 @@
 import type { Command } from "commander";
+import { accessSync, constants } from "node:fs";
 import { writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
 import { guestHostname, guestIpv6, guestMac } from "../../config/derive.ts";
 import { CONFIG_MEDIA, mediaRules, writeConfigMedia } from "../../config/media.ts";
 import { CONFIG_VERSION, configJsonSchema } from "../../config/schema.ts";
 import { readConfigFile } from "../../config/versions.ts";
 import { writeAtomically } from "../../fs/files.ts";
+import { UserError } from "../../errors.ts";
 import { outputFile } from "../../user-files.ts";
 
 export function register(program: Command): void {
@@ -23,7 +26,7 @@ export function register(program: Command): void {
     )
     .action(async (opts: { config: string; sshKeys?: string; nodeOperatorKey?: string; out: string }) => {
       // --out first: a bad output path is the flag's problem, not the config file's.
-      outputFile(opts.out, `--out ${opts.out}`);
+      checkOut(opts.out);
       const r = await writeConfigMedia({
         config: readConfigFile(opts.config, `--config ${opts.config}`),
         configFile: opts.config,
@@ -55,10 +58,34 @@ export function register(program: Command): void {
 /** Where the device validator's rule files live in the repository (rendered by the two commands above). */
 const DEVICE_RULES = "ic-os/components/config-injection/opt/ic/share";
 
+const WRITE_PROBLEMS: Record<string, string> = { EACCES: "permission denied", EPERM: "permission denied", EROFS: "a read-only file system", ENOSPC: "no space left", ENOENT: "cannot create files there" };
+
+/**
+ * --out names a file icos may write: not empty, a regular file or new, in an existing directory
+ * this process may write to (the output is made beside it, then renamed over it).
+ */
+function checkOut(out: string): void {
+  if (out === "") throw new UserError("--out: the path is empty", "name the file to write, e.g. --out config.img");
+  outputFile(out, `--out ${out}`);
+  try {
+    accessSync(dirname(out), constants.W_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? "";
+    throw new UserError(`--out ${out}: cannot write in ${dirname(out)}: ${WRITE_PROBLEMS[code] ?? code}`, "name a file in a directory you may write to");
+  }
+}
+
 async function printOrWrite(value: unknown, out: string | undefined): Promise<void> {
   const text = JSON.stringify(value, null, 2) + "\n";
   if (out === undefined) return void process.stdout.write(text);
-  outputFile(out, `--out ${out}`);
-  await writeAtomically(out, (tmp) => writeFile(tmp, text));
+  checkOut(out);
+  try {
+    await writeAtomically(out, (tmp) => writeFile(tmp, text));
+  } catch (e) {
+    // What the checks cannot foresee: /proc, a full disk, a directory made read-only meanwhile.
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === undefined || !(code in WRITE_PROBLEMS)) throw e;
+    throw new UserError(`--out ${out}: cannot write it: ${WRITE_PROBLEMS[code]} (${code})`, "name a file in a directory you may write to");
+  }
   console.log(`wrote ${out}`);
 }

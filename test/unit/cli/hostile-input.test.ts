@@ -153,6 +153,18 @@ describe("--out naming a directory or a special file", { concurrency: 2 }, () =>
     }
   });
 
+  it("icos config schema --out: empty, under /proc, in a directory icos may not write (as nobody): no stack", async (t) => {
+    userError(await icosAsync(["config", "schema", "--out", ""]), "--out: the path is empty");
+    userError(await icosAsync(["config", "schema", "--out", "/proc/x.json"]), "--out /proc/x.json: cannot write it: cannot create files there (ENOENT)");
+    const dir = scratch(t);
+    chmodSync(dir, 0o755);
+    const ro = join(dir, "ro");
+    mkdirSync(ro, { mode: 0o555 });
+    for (const cmd of [["config", "schema"], ["config", "guestos", "--config", EXAMPLE]]) {
+      userError(icos([...cmd, "--out", join(ro, "x.out")], { asNobody: true }), `--out ${join(ro, "x.out")}: cannot write in ${ro}: permission denied`);
+    }
+  });
+
   it("icos config guestos --out DIR or MISSING/x.img: --out is the problem, not the config file", async (t) => {
     const dir = scratch(t);
     userError(await icosAsync(["config", "guestos", "--config", EXAMPLE, "--out", dir]), new RegExp(`^error: --out ${dir}: is a directory; icos writes its output to a new file`));
