@@ -20,6 +20,8 @@ mtools
 gdisk
 fdisk
 util-linux
+mount
+systemd
 grub-efi-amd64-bin
 grub-common
 ovmf

@@ -25,6 +25,8 @@ export const HOST_TOOLS: readonly HostTool[] = [
   { command: "mcopy", pkg: "mtools", versionArgs: ["--version"], purpose: "write files into vfat images" },
   { command: "sgdisk", pkg: "gdisk", versionArgs: ["--version"], purpose: "verify GPT disks (oracle)" },
   { command: "blkid", pkg: "util-linux", versionArgs: ["-V"], purpose: "probe filesystems inside partitions" },
+  { command: "mount", pkg: "mount", versionArgs: ["--version"], purpose: "an overlay over podman's image mount (no copy of the image tree)" },
+  { command: "systemctl", pkg: "systemd", versionArgs: ["--version"], purpose: "enable units in an image tree (systemctl --root)" },
   { command: "flock", pkg: "util-linux", versionArgs: ["--version"], purpose: "lock the build cache (one build at a time)" },
   { command: "grub-mkimage", pkg: "grub-common", versionArgs: ["--version"], purpose: "make the GRUB EFI binary" },
   { command: "grub-editenv", pkg: "grub-common", versionArgs: ["--version"], purpose: "read grubenv (oracle)" },

@@ -1,5 +1,5 @@
-// Comparing two build outputs (out/<os>/<variant>/): every published file by sha256, every
-// partition by the sha256 in the manifests, and for a partition that differs, the files inside it
+// Comparing two build outputs (out/<os>/<variant>/): every published file by its digest, every
+// partition by the block digest in the manifests, and for a partition that differs, the files inside it
 // that differ (ext4 dumped with debugfs, vfat copied out with mtools; no loop devices, no root).
 // `icos verify` uses it on two builds of the same sources; `icos diff` on any two builds.
 import { mkdir, readFile, readlink, rm } from "node:fs/promises";
@@ -19,7 +19,7 @@ interface ManifestPartition {
   name: string;
   startLba: number;
   sizeLba: number;
-  sha256: string;
+  blockSha256: string;
 }
 
 export interface Comparison {
@@ -90,8 +90,9 @@ async function explain(a: BuildOutput, b: BuildOutput, p: ManifestPartition, scr
 /** What differs between two build outputs: published files, then partitions with the files inside them. */
 export async function compareBuilds(a: BuildOutput, b: BuildOutput, scratch: string, opts: { maxFiles?: number } = {}): Promise<Comparison> {
   const differences: string[] = [];
-  const sumsA = a.manifest.sha256 as Record<string, string>;
-  const sumsB = b.manifest.sha256 as Record<string, string>;
+  // Archives by sha256, sparse images by block digest (manifests from before block digests have none).
+  const sumsA = { ...(a.manifest.sha256 as Record<string, string>), ...((a.manifest.blockSha256 ?? {}) as Record<string, string>) };
+  const sumsB = { ...(b.manifest.sha256 as Record<string, string>), ...((b.manifest.blockSha256 ?? {}) as Record<string, string>) };
   for (const f of [...new Set([...Object.keys(sumsA), ...Object.keys(sumsB)])].sort()) {
     if (sumsA[f] !== sumsB[f]) differences.push(`${f}: ${sumsA[f] ?? "(missing)"} vs ${sumsB[f] ?? "(missing)"}`);
   }
@@ -101,7 +102,7 @@ export async function compareBuilds(a: BuildOutput, b: BuildOutput, scratch: str
     const q = pb.find((x) => x.index === p.index);
     if (!q) differences.push(`partition ${p.index} (${p.name}) is only in ${a.outDir}`);
     else if (q.startLba !== p.startLba || q.sizeLba !== p.sizeLba) differences.push(`partition ${p.index} (${p.name}) has another place or size`);
-    else if (q.sha256 !== p.sha256) differences.push(...(await explain(a, b, p, join(scratch, `p${p.index}`), opts.maxFiles ?? 20)));
+    else if (q.blockSha256 !== p.blockSha256) differences.push(...(await explain(a, b, p, join(scratch, `p${p.index}`), opts.maxFiles ?? 20)));
   }
   for (const q of pb) if (!pa.some((x) => x.index === q.index)) differences.push(`partition ${q.index} (${q.name}) is only in ${b.outDir}`);
   return { identical: differences.length === 0, differences };

@@ -7,6 +7,7 @@ import { run } from "../exec.ts";
 import { toolVersions } from "../host/doctor.ts";
 import { fsyncPath, fsyncTree, mkdirDurable } from "../fs/fsync.ts";
 import { sha256File } from "../fs/hash.ts";
+import { BLOCK_DIGEST_CHECK } from "../fs/sparse.ts";
 import { gptFromLayout } from "../image/layout-gpt.ts";
 import type { PublicKey, SigningKey } from "../image/update-signature.ts";
 import { loadLayout, resolveLayout, type ResolvedLayout } from "../model/layout.ts";
@@ -25,6 +26,8 @@ export interface BuildOptions {
   version: string;
   quiet: boolean;
   outDir?: string;
+  /** Also the compressed release archives (disk archive, update images); the dev loop needs disk.img only. */
+  artifacts?: boolean;
   /** Another stage store than the default (icos verify builds with empty ones). */
   cacheDir?: string;
   /** Signs the update images; its public key is trusted by the image. */
@@ -49,11 +52,12 @@ async function stagesOf(ctx: StageContext, target: Target, opts: BuildOptions, t
     version: opts.version,
     fillB: opts.fillB,
     diskOnly: chain.length > 0,
+    artifacts: opts.artifacts === true,
     signingKey: opts.signingKey,
     trustedKeys,
     dependency: async (text) => {
       const dep = await stagesOf(ctx, parseTarget(text), { ...opts, fillB: false }, trustedKeys, [...chain, target.id]);
-      return { diskImg: dep.diskImg, diskSha256: dep.sha256["disk.img"]!, digest: dep.diskDigest };
+      return { diskImg: dep.diskImg, diskBlockSha256: dep.blockSha256["disk.img"]!, digest: dep.diskDigest };
     },
   });
   return { ...made, layout };
@@ -84,18 +88,20 @@ export async function build(target: Target, opts: BuildOptions): Promise<BuildRe
       tools: await toolVersions(["podman", "runc", "tar", "mke2fs", "debugfs", "mkfs.vfat", "mcopy", "grub-mkimage", "zstd"]),
       partitions: gptFromLayout(made.layout).partitions.map((p) => ({
         index: p.index, name: p.name, type: p.typeGuid, guid: p.partGuid, startLba: p.firstLba, sizeLba: p.lastLba - p.firstLba + 1,
-        sha256: made.partitionSha256[p.index] ?? "empty",
+        blockSha256: made.partitionBlockSha256[p.index] ?? "empty",
       })),
       sha256: made.sha256,
+      blockSha256: made.blockSha256,
     };
+    const sums = { sha256: made.sha256, blockSha256: made.blockSha256 };
     const out = opts.outDir ?? outDirOf(target);
     const text = JSON.stringify(manifest, null, 2) + "\n";
-    const stale = await outOfDate(out, made.files, made.sha256, text);
+    const stale = await outOfDate(out, made.files, sums, text);
     if (stale === undefined) {
       progress.note(`up to date: ${out}`);
     } else {
       progress.note(`writing ${out} (${stale})`);
-      await writeOut(out, made.files, made.sha256, text);
+      await writeOut(out, made.files, sums, text);
       progress.note(`done: ${out}`);
     }
     return { outDir: out, manifest, stages: progress.stages };
@@ -104,8 +110,21 @@ export async function build(target: Target, opts: BuildOptions): Promise<BuildRe
   }
 }
 
-function sha256Sums(files: Record<string, string>, sums: Record<string, string>): string {
-  return Object.keys(files).map((f) => `${sums[f]}  ${f}\n`).join("");
+/** The digests published beside the files: sha256 of each archive, block digests of sparse images. */
+export interface Sums {
+  sha256: Record<string, string>;
+  blockSha256: Record<string, string>;
+}
+
+/** The text files that publish `sums` (SHA256SUMS, BLOCKSUMS), each only when it lists something. */
+export function sumFiles(sums: Sums): Record<string, string> {
+  const lines = (m: Record<string, string>) => Object.keys(m).sort().map((f) => `${m[f]}  ${f}\n`).join("");
+  const files: Record<string, string> = {};
+  if (Object.keys(sums.sha256).length) files["SHA256SUMS"] = lines(sums.sha256);
+  if (Object.keys(sums.blockSha256).length) {
+    files["BLOCKSUMS"] = `# Block digests of sparse images: sha256 of the sha256s of each 1 MiB block, so a digest never\n# reads the holes. Check one with coreutils: ${BLOCK_DIGEST_CHECK}\n` + lines(sums.blockSha256);
+  }
+  return files;
 }
 
 /**
@@ -114,17 +133,20 @@ function sha256Sums(files: Record<string, string>, sums: Record<string, string>)
  * store) present with its source's size and, for a small file, the sha256 in `sums`. Large files
  * are not re-hashed: a no-op build stays a stat per file.
  */
-export async function outOfDate(out: string, files: Record<string, string>, sums: Record<string, string>, manifest: string): Promise<string | undefined> {
+export async function outOfDate(out: string, files: Record<string, string>, sums: Sums, manifest: string): Promise<string | undefined> {
   const manifestNow = await readFile(join(out, "manifest.json"), "utf8").catch(() => undefined);
   if (manifestNow === undefined) return "no manifest.json";
   if (manifestNow !== manifest) return "manifest.json is another build's";
-  if ((await readFile(join(out, "SHA256SUMS"), "utf8").catch(() => undefined)) !== sha256Sums(files, sums)) return "SHA256SUMS differs";
+  for (const [name, text] of Object.entries(sumFiles(sums))) {
+    if ((await readFile(join(out, name), "utf8").catch(() => undefined)) !== text) return `${name} differs`;
+  }
   for (const [name, src] of Object.entries(files)) {
     const want = (await stat(src)).size;
     const got = await stat(join(out, name)).catch(() => undefined);
     if (!got?.isFile()) return `${name} is missing`;
     if (got.size !== want) return `${name} is ${got.size} bytes, expected ${want}`;
-    if (want <= SHA256_CHECKED_MAX && (await sha256File(join(out, name))) !== sums[name]) return `${name}'s sha256 is not ${sums[name]}`;
+    const sha = sums.sha256[name];
+    if (sha !== undefined && want <= SHA256_CHECKED_MAX && (await sha256File(join(out, name))) !== sha) return `${name}'s sha256 is not ${sha}`;
   }
   return undefined;
 }
@@ -133,13 +155,13 @@ export async function outOfDate(out: string, files: Record<string, string>, sums
  * Fill out/<os>/<variant>/ beside its final place, fsync it, then swap it in whole (and fsync
  * the directory holding it, so the swap survives a crash).
  */
-export async function writeOut(out: string, files: Record<string, string>, sums: Record<string, string>, manifest: string): Promise<void> {
+export async function writeOut(out: string, files: Record<string, string>, sums: Sums, manifest: string): Promise<void> {
   const tmp = `${out}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
   await mkdirDurable(tmp);
   try {
     for (const [name, src] of Object.entries(files)) await run("cp", ["--sparse=always", src, join(tmp, name)], { context: `copy ${name}` });
-    await writeFile(join(tmp, "SHA256SUMS"), sha256Sums(files, sums));
+    for (const [name, text] of Object.entries(sumFiles(sums))) await writeFile(join(tmp, name), text);
     await writeFile(join(tmp, "manifest.json"), manifest);
     await fsyncTree(tmp);
     const old = `${out}.old-${process.pid}`;

@@ -1,6 +1,6 @@
 // podman without a daemon, as host-recipes.md proved: cgroupfs, runc (so RUN steps can have no
 // network), builds never run the image. Every podman call of icos goes through here.
-import { readFile, rm } from "node:fs/promises";
+import { mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { run, type RunOptions } from "../exec.ts";
 
@@ -49,5 +49,27 @@ export async function exportImage(id: string, out: string): Promise<void> {
     await podman(["export", "-o", out, ctr], { context: "podman export" });
   } finally {
     await podman(["rm", "-f", ctr], { allowFailure: true });
+  }
+}
+
+/**
+ * Run `work` on a writable view of image `id`'s filesystem, with nothing copied: podman mounts
+ * the image read-only and an overlay puts `dir`/upper over it, so writes and deletions land
+ * there. Both mounts are gone when `work` settles. Needs root, as every podman build here.
+ */
+export async function withImageTree<T>(id: string, dir: string, work: (tree: string) => Promise<T>): Promise<T> {
+  const { stdout } = await podman(["image", "mount", id], { context: "podman image mount" });
+  const lower = stdout.trim();
+  try {
+    const [upper, scratch, tree] = ["upper", "work", "tree"].map((d) => join(dir, d)) as [string, string, string];
+    for (const d of [upper, scratch, tree]) await mkdir(d, { recursive: true });
+    await run("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${lower},upperdir=${upper},workdir=${scratch}`, tree], { context: `overlay over image ${id.slice(0, 12)}` });
+    try {
+      return await work(tree);
+    } finally {
+      await run("umount", [tree], { context: "unmount the image overlay" });
+    }
+  } finally {
+    await podman(["image", "unmount", id], { allowFailure: true });
   }
 }

@@ -10,6 +10,7 @@ import type { OsKind } from "../model/os.ts";
 import type { Target } from "../model/target.ts";
 import type { PublicKey, SigningKey } from "../image/update-signature.ts";
 import { digestTree } from "./digest.ts";
+import { componentsDigest as componentsDigestOf } from "./components.ts";
 import { assembleContext } from "./context.ts";
 import { pinnedBase } from "./bases.ts";
 import { runStage, type StageContext } from "./stage.ts";
@@ -24,19 +25,25 @@ export interface RecipeOptions {
   fillB: boolean;
   /** Only the disk image (a target embedded in another): no archives. */
   diskOnly: boolean;
+  /** Also the compressed release archives (disk archive, update images): `icos build --artifacts`. */
+  artifacts: boolean;
   signingKey?: SigningKey;
   /** Every key the image trusts, each once, in fingerprint order. */
   trustedKeys: PublicKey[];
   /** Build another target (cached) for an embedded image; recipes never build one themselves. */
-  dependency(target: string): Promise<{ diskImg: string; diskSha256: string; digest: string }>;
+  dependency(target: string): Promise<{ diskImg: string; diskBlockSha256: string; digest: string }>;
 }
 
-/** What a recipe made: the files of the output directory (name -> path in the store) and their sha256. */
+/**
+ * What a recipe made: the files of the output directory (name -> path in the store), the sha256
+ * of each archive and the block digest (src/fs/sparse.ts) of each sparse image.
+ */
 export interface RecipeResult {
   files: Record<string, string>;
   sha256: Record<string, string>;
-  /** The disk's partitions: index -> sha256 of what was written there. */
-  partitionSha256: Record<number, string>;
+  blockSha256: Record<string, string>;
+  /** The disk's partitions: index -> block digest of what was written there. */
+  partitionBlockSha256: Record<number, string>;
   diskImg: string;
   /** The disk stage's digest: what a target embedding this one keys on. */
   diskDigest: string;
@@ -63,7 +70,7 @@ async function embedded(target: Target, layout: ResolvedLayout, opts: RecipeOpti
     const part = layout.partitions.find((p) => p.name === name);
     if (!part) throw new UserError(`${target.os.file}: variants.${target.variant}.embed: no partition named ${name} in layout ${layout.name}`);
     const made = await opts.dependency(dep);
-    fill[part.index] = { source: made.diskImg, sha256: made.diskSha256, digest: `${dep}:${made.digest}` };
+    fill[part.index] = { source: made.diskImg, blockSha256: made.diskBlockSha256, digest: `${dep}:${made.digest}` };
   }
   return fill;
 }
@@ -78,24 +85,26 @@ const abGptDisk: RecipeFn = async (ctx, target, layout, opts) => {
   const image = await runStage(ctx, imageStage, { target, baseImage: base.image, context, contextDigest });
   const trust = { keys: opts.trustedKeys, unsigned: os.variants[variant]!.unsignedUpgrades };
   const [bootA, rootA] = [slotPartition(layout, "boot", "A"), slotPartition(layout, "root", "A")];
-  const rootfs = await runStage(ctx, rootfsStage, { target, imageId: image.imageId, contract, bootBytes: bootA.sizeBytes, rootBytes: rootA.sizeBytes, version: opts.version, trust });
+  const componentsDigest = await componentsDigestOf(os);
+  const rootfs = await runStage(ctx, rootfsStage, { target, imageId: image.imageId, componentsDigest, contract, bootBytes: bootA.sizeBytes, rootBytes: rootA.sizeBytes, version: opts.version, trust });
   const esp = partitionOf(layout, "esp");
   const grub = partitionOf(layout, "grub");
   const boot = await runStage(ctx, bootloaderStage, await bootloaderInput({ osName: os.name, sourceDateEpoch: os.sourceDateEpoch, contract, espName: esp.name, espBytes: esp.sizeBytes, grubBytes: grub.sizeBytes }));
 
   const fill: Record<number, PartitionFill> = {
-    [esp.index]: { source: boot.espImg, sha256: boot.sha256["esp.img"]!, digest: `${boot.digest}:esp.img` },
-    [grub.index]: { source: boot.grubImg, sha256: boot.sha256["grub.img"]!, digest: `${boot.digest}:grub.img` },
+    [esp.index]: { source: boot.espImg, blockSha256: boot.blockSha256["esp.img"]!, digest: `${boot.digest}:esp.img` },
+    [grub.index]: { source: boot.grubImg, blockSha256: boot.blockSha256["grub.img"]!, digest: `${boot.digest}:grub.img` },
     ...(await embedded(target, layout, opts)),
   };
   for (const slot of opts.fillB ? (["A", "B"] as const) : (["A"] as const)) {
     for (const [contents, file, img] of [["boot", "boot.img", rootfs.bootImg], ["root", "root.img", rootfs.rootImg]] as const) {
-      fill[slotPartition(layout, contents, slot).index] = { source: img, sha256: rootfs.sha256[file]!, digest: `${rootfs.digest}:${file}` };
+      fill[slotPartition(layout, contents, slot).index] = { source: img, blockSha256: rootfs.blockSha256[file]!, digest: `${rootfs.digest}:${file}` };
     }
   }
   const disk = await runStage(ctx, diskStage, { subject: `${target.id} disk (${opts.fillB ? "A+B" : "A"})`, layout, fill });
-  const inputs = { baseImage: base.image, image: image.imageId, context: contextDigest };
-  if (opts.diskOnly) return { files: { "disk.img": disk.diskImg }, sha256: { "disk.img": disk.diskSha256 }, partitionSha256: disk.partitionSha256, diskImg: disk.diskImg, diskDigest: disk.digest, inputs };
+  const inputs = { baseImage: base.image, image: image.imageId, context: contextDigest, components: componentsDigest };
+  const diskOnly = { files: { "disk.img": disk.diskImg }, sha256: {}, blockSha256: { "disk.img": disk.diskBlockSha256 }, partitionBlockSha256: disk.partitionBlockSha256, diskImg: disk.diskImg, diskDigest: disk.digest, inputs };
+  if (opts.diskOnly || !opts.artifacts) return diskOnly;
   const artifacts = await runStage(ctx, artifactsStage, {
     subject: `${target.id} archives`,
     disk: { img: disk.diskImg, digest: disk.digest },
@@ -106,14 +115,7 @@ const abGptDisk: RecipeFn = async (ctx, target, layout, opts) => {
     signing: opts.signingKey,
   });
   const archives = [DISK_ARCHIVE, ...UPDATE_ARCHIVES];
-  return {
-    files: { "disk.img": disk.diskImg, ...Object.fromEntries(archives.map((a) => [a, `${artifacts.dir}/${a}`])) },
-    sha256: { "disk.img": disk.diskSha256, ...artifacts.sha256 },
-    partitionSha256: disk.partitionSha256,
-    diskImg: disk.diskImg,
-    diskDigest: disk.digest,
-    inputs,
-  };
+  return { ...diskOnly, files: { ...diskOnly.files, ...Object.fromEntries(archives.map((a) => [a, `${artifacts.dir}/${a}`])) }, sha256: artifacts.sha256 };
 };
 
 export const RECIPES: Record<OsKind, Recipe | MissingRecipe> = {

@@ -11,6 +11,7 @@ import { build, type BuildOptions, type BuildResult, writeOut } from "./pipeline
 export interface VerifyResult {
   identical: boolean;
   sha256: Record<string, string>;
+  blockSha256: Record<string, string>;
   differences: string[];
 }
 
@@ -29,11 +30,11 @@ export async function verify(target: Target, opts: Omit<BuildOptions, "outDir" |
     }
     const [a, b] = builds as [BuildResult, BuildResult];
     const r = await compareBuilds(a, b, join(scratch, "compare"));
-    const sums = a.manifest.sha256 as Record<string, string>;
-    if (!r.identical || publishTo === undefined) return { ...r, sha256: sums };
-    const files = Object.fromEntries(Object.keys(sums).map((f) => [f, join(a.outDir, f)]));
+    const sums = { sha256: a.manifest.sha256 as Record<string, string>, blockSha256: a.manifest.blockSha256 as Record<string, string> };
+    if (!r.identical || publishTo === undefined) return { ...r, ...sums };
+    const files = Object.fromEntries([...Object.keys(sums.sha256), ...Object.keys(sums.blockSha256)].map((f) => [f, join(a.outDir, f)]));
     await writeOut(publishTo, files, sums, await readFile(join(a.outDir, "manifest.json"), "utf8"));
-    return { ...r, sha256: sums, outDir: publishTo };
+    return { ...r, ...sums, outDir: publishTo };
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }

@@ -65,7 +65,17 @@ export const osSchema = strict(
         { error: expected("a map of variant name to settings") },
       )
       .describe("build variants (prod, dev, ...): what the image stage builds, per variant"),
-    components: strList.default([]).describe("folders of ic-os/components/ installed by the Dockerfile"),
+    components: strList
+      .default([])
+      .describe("folders of ic-os/components/, laid into the root tree after the Dockerfile (their initramfs-tools files also go into its context as initramfs/)"),
+    enableUnits: z
+      .array(z.string().regex(/^[A-Za-z0-9@._:-]+\.(service|socket|timer|path|target|mount)$/, "expected a systemd unit name such as foo.service"), { error: expected("a list of unit names") })
+      .default([])
+      .describe("systemd units enabled after the components are laid in (systemctl --root enable)"),
+    fileModes: z
+      .record(z.string().regex(/^\/[^\0]+$/, "expected an absolute path in the image"), z.string().regex(/^0[0-7]{3}$/, 'expected an octal mode such as "0440"'), { error: expected("a map of image path to mode") })
+      .default({})
+      .describe('modes git cannot record (it keeps only the executable bit), e.g. { /etc/sudoers.d/x: "0440" }'),
     kernelArgs: str.default("").describe("kernel command line; icos adds root= and dfinity.system="),
   },
   "an OS definition",

@@ -3,7 +3,7 @@
 // only if it confirms, as an upgrade does), then waiting until it is back, confirmed. The ssh
 // session, its host key checks and time limits are those of `icos upgrade` (ssh.ts, upgrade.ts).
 import { ToolFailedError } from "../errors.ts";
-import { hostKeyProblem, SshSession, type SshResult, type SshTarget } from "./ssh.ts";
+import { hostKeyProblem, knownHostsName, SshSession, type SshResult, type SshTarget } from "./ssh.ts";
 import { hostKeyError, MANAGEBOOT, parseDeviceState, type DeviceState } from "./upgrade.ts";
 
 const STATUS_TIMEOUT_MS = 30_000;
@@ -94,19 +94,27 @@ async function ask(session: SshSession): Promise<Answer> {
   }
 }
 
-/** The first answer: a refused host key is the user's to fix (exit 2), anything else exit 1. */
-async function firstState(session: SshSession): Promise<DeviceState> {
+/**
+ * The first answer: a refused host key is the user's to fix (exit 2), anything else exit 1. A key
+ * accepted on first use is said, with its fingerprint, even under --json.
+ */
+async function firstState(session: SshSession, warn: (line: string) => void): Promise<DeviceState> {
   const a = await ask(session);
+  if (session.hostKeys === "trust-on-first-use") {
+    const fingerprint = await session.pinnedFingerprint();
+    const { host, port } = session.target;
+    if (fingerprint) warn(`warning: --trust-on-first-use: accepted the ssh host key of ${knownHostsName(host, port)} without checking it against any known_hosts: ${fingerprint}`);
+  }
   if ("state" in a) return a.state;
   const problem = a.result.code === 255 ? hostKeyProblem(a.result.stderr) : undefined;
   if (problem) throw await hostKeyError(session, problem, a.result.stderr);
   throw new DeviceError(session.where, "cannot read the device's boot state over ssh", a.error);
 }
 
-export async function deviceStatus(ssh: SshTarget): Promise<DeviceStatus> {
+export async function deviceStatus(ssh: SshTarget, warn: (line: string) => void = (l) => console.error(l)): Promise<DeviceStatus> {
   const session = new SshSession(ssh);
   try {
-    return toStatus(session.where, await firstState(session));
+    return toStatus(session.where, await firstState(session, warn));
   } finally {
     session.close();
   }
@@ -118,6 +126,8 @@ export interface RollbackOptions {
   wait: boolean;
   timeoutMs: number;
   onProgress?: (line: string) => void;
+  /** What the user must see even with --json (trust on first use). */
+  onWarning?: (line: string) => void;
 }
 
 export interface RollbackResult {
@@ -136,7 +146,7 @@ export async function rollback(o: RollbackOptions): Promise<RollbackResult> {
   const fail = (summary: string, detail = "") => new DeviceError(device, summary, detail);
   const started = Date.now();
   try {
-    const before = await firstState(session);
+    const before = await firstState(session, o.onWarning ?? ((l) => console.error(l)));
     const target = before.target;
     const targetVersion = target === "A" ? before.version_A : before.version_B;
     say(`device runs version ${before.version} on slot ${before.current} (boot_cycle ${before.boot_cycle}); going back to slot ${target} (version ${targetVersion})`);

@@ -6,7 +6,8 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { run } from "../../exec.ts";
 import { encodeGrubenv } from "../../formats/grubenv.ts";
-import { sha256, sha256File } from "../../fs/hash.ts";
+import { sha256 } from "../../fs/hash.ts";
+import { blockSha256 } from "../../fs/sparse.ts";
 import { buildVfat } from "../../image/vfat.ts";
 import { loadBootCycleTable, renderGrubStateMachine } from "../../model/boot-cycle.ts";
 import { UserError } from "../../errors.ts";
@@ -33,7 +34,8 @@ export interface BootloaderInput {
 export interface BootloaderOutput {
   espImg: string;
   grubImg: string;
-  sha256: Record<string, string>;
+  /** File name -> block digest (src/fs/sparse.ts). */
+  blockSha256: Record<string, string>;
 }
 
 /** Volume IDs of vfat partitions: fixed, derived from the image and partition names. */
@@ -69,7 +71,7 @@ const GRUBENV = encodeGrubenv({ boot_alternative: "A", boot_cycle: "stable" });
 
 export const bootloaderStage: Stage<BootloaderInput & { files: { grubCfg: string; earlyCfg: string } }, BootloaderOutput> = {
   name: "bootloader",
-  version: 3, // 3: GRUB devices from the device contract
+  version: 4, // 4: block digests
   tools: ["grub-mkimage", "mkfs.vfat", "mcopy"],
   key: (i) => ({ os: i.osName, espName: i.espName, esp: i.espBytes, grub: i.grubBytes, ...i.files, grubenv: sha256(GRUBENV), modules: GRUB_MODULES, sde: i.sourceDateEpoch }),
   subject: (i) => `${i.osName} ESP + grub partition`,
@@ -85,9 +87,9 @@ export const bootloaderStage: Stage<BootloaderInput & { files: { grubCfg: string
     const common = { sourceDateEpoch: i.sourceDateEpoch };
     await buildVfat({ ...common, out: join(dir, "esp.img"), sizeBytes: i.espBytes, label: "ESP", volumeId: volumeId(i.osName, i.espName), files: [{ src: efi, dest: "EFI/BOOT/BOOTX64.EFI" }] });
     await buildVfat({ ...common, out: join(dir, "grub.img"), sizeBytes: i.grubBytes, label: "GRUB", volumeId: volumeId(i.osName, need(i.contract.grub, "a grub partition", i.contract).name), files: join(files, "grub") });
-    return { sha256: { "esp.img": await sha256File(join(dir, "esp.img")), "grub.img": await sha256File(join(dir, "grub.img")) } };
+    return { blockSha256: { "esp.img": await blockSha256(join(dir, "esp.img")), "grub.img": await blockSha256(join(dir, "grub.img")) } };
   },
-  output: (dir, meta) => ({ espImg: join(dir, "esp.img"), grubImg: join(dir, "grub.img"), sha256: meta.sha256 as Record<string, string> }),
+  output: (dir, meta) => ({ espImg: join(dir, "esp.img"), grubImg: join(dir, "grub.img"), blockSha256: meta.blockSha256 as Record<string, string> }),
 };
 
 /** Prepare the bootloader stage's input: the rendered GRUB files are part of its key. */

@@ -1,17 +1,17 @@
 // Stage: the GPT disk image. Each partition gets the image of another stage (or of another
 // target, e.g. an embedded GuestOS disk) or stays empty.
 import { join } from "node:path";
-import { sha256File } from "../../fs/hash.ts";
+import { blockSha256 } from "../../fs/sparse.ts";
 import { createDiskImage } from "../../image/disk.ts";
 import { gptFromLayout } from "../../image/layout-gpt.ts";
 import type { ResolvedLayout } from "../../model/layout.ts";
 import { canonicalJson } from "../digest.ts";
 import type { Stage } from "../stage.ts";
 
-/** What goes into one partition: a file, its sha256, and the digest of what made it. */
+/** What goes into one partition: a file, its block digest, and the digest of what made it. */
 export interface PartitionFill {
   source: string;
-  sha256: string;
+  blockSha256: string;
   /** The digest of the stage (or target) that made `source`: the cache key, not the path. */
   digest: string;
 }
@@ -25,25 +25,25 @@ export interface DiskInput {
 
 export interface DiskOutput {
   diskImg: string;
-  diskSha256: string;
-  /** Partition index -> sha256 of what was written there. */
-  partitionSha256: Record<number, string>;
+  /** Block digests (src/fs/sparse.ts): of the disk, and of what was written in each partition. */
+  diskBlockSha256: string;
+  partitionBlockSha256: Record<number, string>;
 }
 
 export const diskStage: Stage<DiskInput, DiskOutput> = {
   name: "disk",
-  version: 3, // 3: partitions filled from a table (other targets' images too)
+  version: 4, // 4: block digests, data extents only
   tools: [],
   key: (i) => ({ gpt: canonicalJson(gptFromLayout(i.layout)), fill: Object.fromEntries(Object.entries(i.fill).map(([n, f]) => [n, f.digest])) }),
   subject: (i) => i.subject,
   async run(dir, i) {
     const parts = Object.entries(i.fill).map(([index, f]) => ({ index: Number(index), source: f.source }));
     await createDiskImage(join(dir, "disk.img"), gptFromLayout(i.layout), parts);
-    return { sizeBytes: i.layout.sizeBytes, sha256: await sha256File(join(dir, "disk.img")) };
+    return { sizeBytes: i.layout.sizeBytes, blockSha256: await blockSha256(join(dir, "disk.img")) };
   },
   output: (dir, meta, i) => ({
     diskImg: join(dir, "disk.img"),
-    diskSha256: String(meta.sha256),
-    partitionSha256: Object.fromEntries(Object.entries(i.fill).map(([n, f]) => [n, f.sha256])),
+    diskBlockSha256: String(meta.blockSha256),
+    partitionBlockSha256: Object.fromEntries(Object.entries(i.fill).map(([n, f]) => [n, f.blockSha256])),
   }),
 };

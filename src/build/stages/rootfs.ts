@@ -2,17 +2,17 @@
 // then made into ext4 partition images (boot.img, root.img) that fit any A/B slot. The build
 // writes its own files here: the kernel command line per slot, the version, the upgrade trust
 // and the device contract (src/model/device-contract.ts).
-import { copyFile, mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import { chmod, copyFile, mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import { UserError } from "../../errors.ts";
-import { run } from "../../exec.ts";
 import { nameGuid } from "../../formats/guid.ts";
-import { sha256File } from "../../fs/hash.ts";
+import { blockSha256 } from "../../fs/sparse.ts";
 import { buildExt4 } from "../../image/ext4.ts";
 import type { PublicKey } from "../../image/update-signature.ts";
 import { CONTRACT_FILES, renderContractEnv, renderContractJson, UPGRADE_TRUST, type DeviceContract, type DeviceRef } from "../../model/device-contract.ts";
 import type { Target } from "../../model/target.ts";
-import { exportImage } from "../podman.ts";
+import { layInComponents } from "../components.ts";
+import { withImageTree } from "../podman.ts";
 import type { Stage } from "../stage.ts";
 
 export interface UpgradeTrust {
@@ -25,6 +25,8 @@ export interface UpgradeTrust {
 export interface RootfsInput {
   target: Target;
   imageId: string;
+  /** Digest of what the components lay into the tree (components.ts componentsDigest). */
+  componentsDigest: string;
   contract: DeviceContract;
   /** Sizes of the boot and root filesystems (the slot partitions or volumes). */
   bootBytes: number;
@@ -36,8 +38,8 @@ export interface RootfsInput {
 export interface RootfsOutput {
   bootImg: string;
   rootImg: string;
-  /** File name -> sha256, recorded when the stage ran. */
-  sha256: Record<string, string>;
+  /** File name -> block digest (src/fs/sparse.ts), recorded when the stage ran. */
+  blockSha256: Record<string, string>;
 }
 
 /** How a slot's kernel finds its root: by GPT partition GUID, or by LVM volume path. */
@@ -71,10 +73,26 @@ function bootMounts(c: DeviceContract): { boot: string; inside: string[] } {
   return { boot, inside: all.filter((m) => m.startsWith(boot + "/")).map((m) => relative(boot, m)).sort() };
 }
 
-/** Write `content` at absolute image path `path` under `tree`, making its directories. */
+/**
+ * Write `content` at absolute image path `path` under `tree` with an explicit mode (0644), making
+ * missing directories 0755: nothing icos writes takes its mode from the caller's umask.
+ */
 async function put(tree: string, path: string, content: string): Promise<void> {
-  await mkdir(dirname(join(tree, path)), { recursive: true });
+  await mkdirs(dirname(join(tree, path)));
   await writeFile(join(tree, path), content);
+  await chmod(join(tree, path), 0o644);
+}
+
+/** mkdir -p with the directories it makes 0755 (existing ones keep their mode). */
+async function mkdirs(dir: string): Promise<void> {
+  const first = await mkdir(dir, { recursive: true });
+  if (first !== undefined) for (let d = dir; d.length >= first.length; d = dirname(d)) await chmod(d, 0o755);
+}
+
+/** Copy a file in with mode 0644. */
+async function install(src: string, dest: string): Promise<void> {
+  await copyFile(src, dest);
+  await chmod(dest, 0o644);
 }
 
 function files(i: RootfsInput) {
@@ -88,10 +106,10 @@ function files(i: RootfsInput) {
 
 export const rootfsStage: Stage<RootfsInput, RootfsOutput> = {
   name: "rootfs",
-  version: 6, // 6: the device contract in the root filesystem
-  tools: ["podman", "tar", "mke2fs", "debugfs", "e2fsck"],
+  version: 8, // 8: block digests; components laid in over podman's image mount
+  tools: ["podman", "mount", "systemctl", "mke2fs", "debugfs", "e2fsck"],
   key: (i) => ({
-    imageId: i.imageId, target: i.target.id, bootBytes: i.bootBytes, rootBytes: i.rootBytes, imageVersion: i.version, unsigned: i.trust.unsigned,
+    imageId: i.imageId, components: i.componentsDigest, target: i.target.id, bootBytes: i.bootBytes, rootBytes: i.rootBytes, imageVersion: i.version, unsigned: i.trust.unsigned,
     sde: i.target.os.sourceDateEpoch, fsUuidsFrom: i.target.os.name, ...files(i),
   }),
   subject: (i) => `${i.target.id} boot + root (ext4)`,
@@ -100,41 +118,39 @@ export const rootfsStage: Stage<RootfsInput, RootfsOutput> = {
     const f = files(i);
     const work = store.scratch(`rootfs-${os.name}`);
     try {
-      const tar = join(work, "rootfs.tar");
-      await exportImage(i.imageId, tar);
-      const tree = join(work, "root");
-      await mkdir(tree);
-      // As root, tar keeps the numeric owners, modes and xattrs recorded in the export.
-      await run("tar", ["-xpf", tar, "-C", tree, "--numeric-owner", "--xattrs", "--xattrs-include=*"], { context: `unpack ${i.target.id} rootfs` });
-      await rm(tar);
-      const mounts = bootMounts(i.contract);
-      const boot = join(work, "boot");
-      await mkdir(boot);
-      const k = await kernelFiles(join(tree, mounts.boot));
-      await copyFile(k.vmlinuz, join(boot, "vmlinuz"));
-      await copyFile(k.initrd, join(boot, "initrd.img"));
-      await writeFile(join(boot, "boot_args"), f.args);
-      await put(boot, i.contract.versionFiles.boot, i.version + "\n");
-      for (const m of mounts.inside) await mkdir(join(boot, m), { recursive: true }); // e.g. config for /boot/config
-      // The root keeps empty mount points; /run and /tmp are tmpfs at run time.
-      for (const d of [mounts.boot.slice(1), "run", "tmp"]) {
-        await rm(join(tree, d), { recursive: true, force: true });
-        await mkdir(join(tree, d), { mode: d === "tmp" ? 0o1777 : 0o755 });
-      }
-      await put(tree, i.contract.versionFiles.root, i.version + "\n");
-      await put(tree, CONTRACT_FILES.env, f.contractEnv);
-      await put(tree, CONTRACT_FILES.json, f.contractJson);
-      await mkdir(join(tree, UPGRADE_TRUST.keysDir), { recursive: true });
-      for (const [fingerprint, pem] of f.keys) await writeFile(join(tree, UPGRADE_TRUST.keysDir, `${fingerprint.slice(0, 16)}.pem`), pem);
-      await writeFile(join(tree, UPGRADE_TRUST.target), `${i.target.id}\n`);
-      await writeFile(join(tree, UPGRADE_TRUST.policy), `# Written by icos build: may this image install update images no trusted key signed?\nunsigned=${i.trust.unsigned ? "allow" : "refuse"}\n`);
-      const common = { sourceDateEpoch: os.sourceDateEpoch };
-      await buildExt4({ ...common, tree: boot, out: join(dir, "boot.img"), sizeBytes: i.bootBytes, label: "boot", uuid: nameGuid(os.name, "boot filesystem").toLowerCase() });
-      await buildExt4({ ...common, tree, out: join(dir, "root.img"), sizeBytes: i.rootBytes, label: "root", uuid: nameGuid(os.name, "root filesystem").toLowerCase() });
+      // The image's tree is never copied: an overlay over podman's mount takes our changes.
+      await withImageTree(i.imageId, join(work, "image"), async (tree) => {
+        await layInComponents(tree, os);
+        const mounts = bootMounts(i.contract);
+        const boot = join(work, "boot");
+        await mkdirs(boot);
+        const k = await kernelFiles(join(tree, mounts.boot));
+        await install(k.vmlinuz, join(boot, "vmlinuz"));
+        await install(k.initrd, join(boot, "initrd.img"));
+        await put(boot, "/boot_args", f.args);
+        await put(boot, i.contract.versionFiles.boot, i.version + "\n");
+        for (const m of mounts.inside) await mkdirs(join(boot, m)); // e.g. config for /boot/config
+        // The root keeps empty mount points; /run and /tmp are tmpfs at run time.
+        for (const d of [mounts.boot.slice(1), "run", "tmp"]) {
+          await rm(join(tree, d), { recursive: true, force: true });
+          await mkdir(join(tree, d));
+          await chmod(join(tree, d), d === "tmp" ? 0o1777 : 0o755);
+        }
+        await put(tree, i.contract.versionFiles.root, i.version + "\n");
+        await put(tree, CONTRACT_FILES.env, f.contractEnv);
+        await put(tree, CONTRACT_FILES.json, f.contractJson);
+        for (const [fingerprint, pem] of f.keys) await put(tree, join(UPGRADE_TRUST.keysDir, `${fingerprint.slice(0, 16)}.pem`), pem);
+        await mkdirs(join(tree, UPGRADE_TRUST.keysDir));
+        await put(tree, UPGRADE_TRUST.target, `${i.target.id}\n`);
+        await put(tree, UPGRADE_TRUST.policy, `# Written by icos build: may this image install update images no trusted key signed?\nunsigned=${i.trust.unsigned ? "allow" : "refuse"}\n`);
+        const common = { sourceDateEpoch: os.sourceDateEpoch };
+        await buildExt4({ ...common, tree: boot, out: join(dir, "boot.img"), sizeBytes: i.bootBytes, label: "boot", uuid: nameGuid(os.name, "boot filesystem").toLowerCase() });
+        await buildExt4({ ...common, tree, out: join(dir, "root.img"), sizeBytes: i.rootBytes, label: "root", uuid: nameGuid(os.name, "root filesystem").toLowerCase() });
+      });
     } finally {
       await rm(work, { recursive: true, force: true });
     }
-    return { imageId: i.imageId, version: i.version, sha256: { "boot.img": await sha256File(join(dir, "boot.img")), "root.img": await sha256File(join(dir, "root.img")) } };
+    return { imageId: i.imageId, version: i.version, blockSha256: { "boot.img": await blockSha256(join(dir, "boot.img")), "root.img": await blockSha256(join(dir, "root.img")) } };
   },
-  output: (dir, meta) => ({ bootImg: join(dir, "boot.img"), rootImg: join(dir, "root.img"), sha256: meta.sha256 as Record<string, string> }),
+  output: (dir, meta) => ({ bootImg: join(dir, "boot.img"), rootImg: join(dir, "root.img"), blockSha256: meta.blockSha256 as Record<string, string> }),
 };

@@ -29,6 +29,7 @@ export function checkedOutputRoot(outputDir: string | undefined): string {
 export interface BuildFlags {
   scale?: string;
   fillB?: boolean;
+  artifacts?: boolean;
   imageVersion: string;
   signingKey?: string;
   trustKey?: string[];
@@ -49,6 +50,7 @@ export function addBuildFlags(command: Command): Command {
   return command
     .option("--scale <factor>", "scale partition sizes down, e.g. 1/64 (tests); default: the real IC-OS sizes")
     .option("--fill-b", "also write the B partition set (for tests)")
+    .option("--artifacts", "also make the compressed release archives: disk-img.tar.zst and the update images (the dev loop needs disk.img only)")
     .option("--image-version <version>", "the image version (version.txt, VERSION.TXT)", "0.0.0")
     // Hidden: only there to say what replaced it (commander would call it an unknown option).
     .addOption(new Option("--version [value]").hideHelp())
@@ -67,6 +69,7 @@ export async function buildOptionsOf(flags: BuildFlags): Promise<BuildOptions> {
   return {
     scale: parseScale(flags.scale),
     fillB: !!flags.fillB,
+    artifacts: !!flags.artifacts,
     version: flags.imageVersion,
     quiet: !!flags.json,
     signingKey: flags.signingKey === undefined ? undefined : await loadSigningKey(flags.signingKey),
@@ -79,14 +82,14 @@ export function register(program: Command): void {
     addBuildFlags(
       program
         .command("build")
-        .description("build an image (<os>/<variant>) into out/<os>/<variant>/: disk.img, archives, SHA256SUMS, manifest.json")
+        .description("build an image (<os>/<variant>) into out/<os>/<variant>/: disk.img, BLOCKSUMS, manifest.json; with --artifacts also the archives and SHA256SUMS")
         .argument("<target>", "e.g. guestos/dev, guestos/prod (`icos targets` lists them)"),
     ),
     "where the results go",
   )
     .addHelpText(
       "after",
-      "\nExample:\n  $ icos build guestos/dev\n  $ icos build guestos/prod --scale 1/64 --json\n  $ icos build guestos/prod --signing-key release.pem --image-version 1.2.0\n  $ icos build guestos/dev --output-dir /tmp/out    # /tmp/out/guestos/dev/",
+      "\nExample:\n  $ icos build guestos/dev\n  $ icos build guestos/prod --scale 1/64 --json\n  $ icos build guestos/prod --artifacts --signing-key release.pem --image-version 1.2.0\n  $ icos build guestos/dev --output-dir /tmp/out    # /tmp/out/guestos/dev/",
     )
     .action(async (text: string, flags: BuildFlags) => {
       const started = Date.now();

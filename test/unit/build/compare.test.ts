@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { compareBuilds } from "../../../src/build/compare.ts";
-import { sha256File } from "../../../src/fs/hash.ts";
+import { blockSha256 } from "../../../src/fs/sparse.ts";
 import { createDiskImage } from "../../../src/image/disk.ts";
 import { buildExt4 } from "../../../src/image/ext4.ts";
 import { gptFromLayout } from "../../../src/image/layout-gpt.ts";
@@ -27,7 +27,7 @@ async function output(dir: string, files: Record<string, string>): Promise<{ out
   mkdirSync(outDir);
   await createDiskImage(join(outDir, "disk.img"), gptFromLayout(layout), [{ index: 1, source: img }]);
   const p = layout.partitions[0]!;
-  const manifest = { sha256: { "disk.img": await sha256File(join(outDir, "disk.img")) }, partitions: [{ index: 1, name: "root", startLba: p.startLba, sizeLba: p.sizeLba, sha256: await sha256File(img) }] };
+  const manifest = { sha256: {}, blockSha256: { "disk.img": await blockSha256(join(outDir, "disk.img")) }, partitions: [{ index: 1, name: "root", startLba: p.startLba, sizeLba: p.sizeLba, blockSha256: await blockSha256(img) }] };
   return { outDir, manifest };
 }
 

@@ -74,11 +74,11 @@ test("fsync: writeOut fsyncs every file of out/ and the directory, swaps it in, 
 import { writeFileSync } from "node:fs";
 import { writeOut } from ${JSON.stringify(join(SRC, "build/pipeline.ts"))};
 writeFileSync(${JSON.stringify(join(dir, "disk.img"))}, "disk");
-await writeOut(${JSON.stringify(out)}, { "disk.img": ${JSON.stringify(join(dir, "disk.img"))} }, { "disk.img": "00" }, "{}\\n");
+await writeOut(${JSON.stringify(out)}, { "disk.img": ${JSON.stringify(join(dir, "disk.img"))} }, { sha256: {}, blockSha256: { "disk.img": "00" } }, "{}\\n");
 `);
   if (typeof calls === "string") return t.skip(calls);
   const swap = calls.find((c) => c.op === "rename" && c.to === out);
   assert.ok(swap, "no rename into out/");
   const tmp = swap.path;
-  assertDurableRename(calls, tmp, out, [`${tmp}/disk.img`, `${tmp}/SHA256SUMS`, `${tmp}/manifest.json`, tmp], join(dir, "out/guestos"));
+  assertDurableRename(calls, tmp, out, [`${tmp}/disk.img`, `${tmp}/BLOCKSUMS`, `${tmp}/manifest.json`, tmp], join(dir, "out/guestos"));
 });

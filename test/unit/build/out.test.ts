@@ -5,7 +5,9 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { execFileSync } from "node:child_process";
 import { outOfDate, writeOut } from "../../../src/build/pipeline.ts";
+import { BLOCK_DIGEST_CHECK, blockSha256 } from "../../../src/fs/sparse.ts";
 import { scratch } from "../../helpers/tmp.ts";
 
 const MiB = 1024 * 1024;
@@ -20,7 +22,7 @@ async function written(t: TestContext) {
   truncateSync(join(src, "disk.img"), 3 * MiB); // above the size whose sha256 is checked
   writeFileSync(join(src, "update-img.tar.zst"), "an update");
   const files = { "disk.img": join(src, "disk.img"), "update-img.tar.zst": join(src, "update-img.tar.zst") };
-  const sums = { "disk.img": sha(readFileSync(files["disk.img"])), "update-img.tar.zst": sha("an update") };
+  const sums = { sha256: { "update-img.tar.zst": sha("an update") }, blockSha256: { "disk.img": await blockSha256(files["disk.img"]) } };
   const manifest = JSON.stringify({ target: "guestos/dev", sha256: sums }, null, 2) + "\n";
   const out = join(dir, "out", "guestos", "dev");
   await writeOut(out, files, sums, manifest);
@@ -30,7 +32,13 @@ async function written(t: TestContext) {
 
 test("out: what writeOut wrote is up to date; nothing is left beside it", async (t) => {
   const { out, sums } = await written(t);
-  assert.equal(readFileSync(join(out, "SHA256SUMS"), "utf8"), `${sums["disk.img"]}  disk.img\n${sums["update-img.tar.zst"]}  update-img.tar.zst\n`);
+  assert.equal(readFileSync(join(out, "SHA256SUMS"), "utf8"), `${sums.sha256["update-img.tar.zst"]}  update-img.tar.zst\n`);
+  const blocks = readFileSync(join(out, "BLOCKSUMS"), "utf8");
+  assert.ok(blocks.endsWith(`${sums.blockSha256["disk.img"]}  disk.img\n`), blocks);
+  // The check BLOCKSUMS documents, run by coreutils on the published disk.img, gives the same digest.
+  const check = /^# .*: (split .*)$/m.exec(blocks)![1]!;
+  assert.equal(check, BLOCK_DIGEST_CHECK);
+  assert.equal(execFileSync("sh", ["-c", check.replace("FILE", "disk.img")], { cwd: out, encoding: "utf8" }).split(" ")[0], sums.blockSha256["disk.img"]);
   assert.deepEqual(readdirSync(dirname(out)), ["dev"]);
 });
 
@@ -40,7 +48,7 @@ test("out: a truncated large file (same manifest) is not up to date, and writeOu
   assert.equal(await outOfDate(out, files, sums, manifest), `disk.img is ${MiB} bytes, expected ${3 * MiB}`);
   await writeOut(out, files, sums, manifest);
   assert.equal(await outOfDate(out, files, sums, manifest), undefined);
-  assert.equal(sha(readFileSync(join(out, "disk.img"))), sums["disk.img"]);
+  assert.equal(await blockSha256(join(out, "disk.img")), sums.blockSha256["disk.img"]);
 });
 
 test("out: a deleted file is not up to date", async (t) => {
@@ -55,9 +63,11 @@ test("out: a small file of the right size but other bytes is not up to date (its
   assert.match((await outOfDate(out, files, sums, manifest))!, /^update-img\.tar\.zst's sha256 is not /);
 });
 
-test("out: another manifest, none, or an edited SHA256SUMS is not up to date", async (t) => {
+test("out: another manifest, none, or an edited SHA256SUMS or BLOCKSUMS is not up to date", async (t) => {
   const { out, files, sums, manifest } = await written(t);
   assert.equal(await outOfDate(out, files, sums, manifest.replace("guestos/dev", "guestos/prod")), "manifest.json is another build's");
+  writeFileSync(join(out, "BLOCKSUMS"), "");
+  assert.equal(await outOfDate(out, files, sums, manifest), "BLOCKSUMS differs");
   writeFileSync(join(out, "SHA256SUMS"), "");
   assert.equal(await outOfDate(out, files, sums, manifest), "SHA256SUMS differs");
   rmSync(join(out, "manifest.json"));

@@ -46,10 +46,11 @@ test("image: the base, the context's digest, the variant's Dockerfile target and
 });
 
 test("rootfs: the image, sizes, version, trust, target and the device contract", () => {
-  const base: RootfsInput = { target: target("dev"), imageId: "sha256:1", contract, bootBytes: 1 << 27, rootBytes: 1 << 30, version: "1.0.0", trust: { keys: [], unsigned: true } };
+  const base: RootfsInput = { target: target("dev"), imageId: "sha256:1", componentsDigest: "k1", contract, bootBytes: 1 << 27, rootBytes: 1 << 30, version: "1.0.0", trust: { keys: [], unsigned: true } };
   checkKey(rootfsStage, base, {
     changes: {
       image: (i) => ({ ...i, imageId: "sha256:2" }),
+      "the components laid in": (i) => ({ ...i, componentsDigest: "k2" }),
       "root size": (i) => ({ ...i, rootBytes: 2 << 30 }),
       version: (i) => ({ ...i, version: "1.0.1" }),
       "unsigned policy": (i) => ({ ...i, trust: { ...i.trust, unsigned: false } }),
@@ -70,8 +71,8 @@ test("bootloader: partition sizes, the rendered GRUB files and the OS name; not 
   });
 });
 
-test("disk: the GPT and the digest of what fills each partition; not the paths or the recorded sha256", () => {
-  const base: DiskInput = { subject: "x", layout, fill: { 1: { source: "/a/esp.img", sha256: "s1", digest: "d1:esp.img" }, 4: { source: "/a/boot.img", sha256: "s4", digest: "d4:boot.img" } } };
+test("disk: the GPT and the digest of what fills each partition; not the paths or the recorded block digests", () => {
+  const base: DiskInput = { subject: "x", layout, fill: { 1: { source: "/a/esp.img", blockSha256: "s1", digest: "d1:esp.img" }, 4: { source: "/a/boot.img", blockSha256: "s4", digest: "d4:boot.img" } } };
   checkKey(diskStage, base, {
     changes: {
       "a partition's source digest": (i) => ({ ...i, fill: { ...i.fill, 4: { ...i.fill[4]!, digest: "d5:boot.img" } } }),
