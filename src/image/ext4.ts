@@ -42,6 +42,12 @@ const MKE2FS_CONF = `[defaults]
 	}
 `;
 
+// mke2fs sizes the journal by the filesystem (64 MiB at 4-16 GiB, up to 1 GiB), and writes it out
+// in full: the image's allocated bytes, and every later copy of it, would grow with the partition's
+// size. From 4 GiB on it is pinned at 64 MiB, what mke2fs picks there anyway.
+const JOURNAL_PINNED_FROM_BYTES = 4 * 2 ** 30;
+const JOURNAL_MIB = 64;
+
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 function validate(o: Ext4Options, bs: number): void {
@@ -93,6 +99,7 @@ export async function buildExt4(o: Ext4Options): Promise<void> {
       const args = ["-q", "-t", "ext4", "-T", "default", "-b", String(bs), "-d", o.tree, "-U", o.uuid, "-L", o.label];
       args.push("-E", `hash_seed=${o.uuid},root_owner=0:0`);
       if (o.features?.length) args.push("-O", o.features.join(","));
+      if (o.sizeBytes >= JOURNAL_PINNED_FROM_BYTES && !o.features?.includes("^has_journal")) args.push("-J", `size=${JOURNAL_MIB}`);
       try {
         await run("mke2fs", [...args, tmp, String(o.sizeBytes / bs)], { env, context: `mkfs.ext4 ${what}` });
       } catch (e) {

@@ -121,3 +121,19 @@ test("ext4: extra features and another block size reach mke2fs", async (t) => {
   assert.doesNotMatch(sb, /has_journal/);
   assert.match(sb, /Block size:\s+1024/);
 });
+
+test("ext4: the allocated bytes do not grow with the filesystem's size (journal pinned, tables left sparse)", async (t) => {
+  const dir = scratch(t);
+  const tree = join(dir, "tree");
+  makeTree(tree);
+  const allocated: number[] = [];
+  for (const gib of [8, 80]) {
+    const out = join(dir, `${gib}.img`);
+    await buildExt4({ ...opts(tree, out), sizeBytes: gib * 2 ** 30 });
+    allocated.push(statSync(out).blocks * 512);
+    rmSync(out);
+  }
+  const [small, large] = allocated as [number, number];
+  assert.ok(small < 100 * MiB, `8 GiB: ${small} bytes allocated`);
+  assert.ok(large - small < 8 * MiB, `80 GiB allocates ${((large - small) / MiB).toFixed(1)} MiB more than 8 GiB`);
+});
