@@ -9,10 +9,12 @@ import { ensureGuestosBase, icosJson, sharedBuild } from "../../helpers/build.ts
 import { scratch } from "../../helpers/tmp.ts";
 import { ROOT } from "../../../src/paths.ts";
 import type { StageReport } from "../../../src/build/progress.ts";
-import { sha256File } from "../../../src/fs/hash.ts";
+import { blockSha256 } from "../../../src/fs/sparse.ts";
 import { run } from "../../../src/exec.ts";
 
 const SCALE = "1/64";
+/** The build every test here shares (and the config tests too): with the release archives. */
+const DEV = ["guestos/dev", "--scale", SCALE, "--artifacts"];
 
 /** The CONFIG media of examples/qemu-node.json: a GuestOS boots cleanly only when configured. */
 function exampleMedia(t: Parameters<typeof scratch>[0]): string {
@@ -24,7 +26,7 @@ function exampleMedia(t: Parameters<typeof scratch>[0]): string {
 
 interface BuildJson {
   outDir: string;
-  manifest: { inputs: { baseImage: string }; sha256: Record<string, string>; partitions: { name: string; sha256: string }[] };
+  manifest: { inputs: { baseImage: string }; sha256: Record<string, string>; blockSha256: Record<string, string>; partitions: { name: string; blockSha256: string }[] };
   stages: StageReport[];
 }
 interface RunJson {
@@ -49,7 +51,7 @@ function definitionsCopy(t: Parameters<typeof scratch>[0]): { env: Record<string
  */
 async function checkUpdateImages(t: Parameters<typeof scratch>[0], b: BuildJson): Promise<void> {
   const dir = scratch(t, "icos-update-");
-  const partSha = (name: string) => b.manifest.partitions.find((p) => p.name === name)!.sha256;
+  const partDigest = (name: string) => b.manifest.partitions.find((p) => p.name === name)!.blockSha256;
   for (const [file, version] of [["update-img.tar.zst", "0.0.0"], ["update-img-test.tar.zst", "0.0.0-test"]] as const) {
     const into = join(dir, file);
     mkdirSync(into);
@@ -60,8 +62,8 @@ async function checkUpdateImages(t: Parameters<typeof scratch>[0], b: BuildJson)
     assert.equal((await run("debugfs", ["-R", "cat /opt/ic/share/version.txt", join(into, "root.img")])).stdout, `${version}\n`, file);
     await run("e2fsck", ["-fn", join(into, "root.img")]);
     if (version === "0.0.0") {
-      assert.equal(await sha256File(join(into, "boot.img")), partSha("A_boot"));
-      assert.equal(await sha256File(join(into, "root.img")), partSha("A_root"));
+      assert.equal(await blockSha256(join(into, "boot.img")), partDigest("A_boot"));
+      assert.equal(await blockSha256(join(into, "root.img")), partDigest("A_root"));
     }
   }
 }
@@ -70,9 +72,9 @@ describe("guestos images", { concurrency: false }, () => {
   before(() => ensureGuestosBase());
 
   test("guestos/dev builds from the pinned base and boots to ready with no failed unit", async (t) => {
-    const b = sharedBuild<BuildJson>(["guestos/dev", "--scale", SCALE]);
+    const b = sharedBuild<BuildJson>(DEV);
     assert.equal(b.manifest.inputs.baseImage, lockedBase("dev"));
-    for (const f of ["disk.img", "disk-img.tar.zst", "update-img.tar.zst", "update-img-test.tar.zst", "SHA256SUMS", "manifest.json"]) assert.ok(existsSync(join(b.outDir, f)), f);
+    for (const f of ["disk.img", "disk-img.tar.zst", "update-img.tar.zst", "update-img-test.tar.zst", "SHA256SUMS", "BLOCKSUMS", "manifest.json"]) assert.ok(existsSync(join(b.outDir, f)), f);
     await checkUpdateImages(t, b);
     const { json: r } = icosJson<RunJson>(["run", join(b.outDir, "disk.img"), "--config-media", exampleMedia(t), "--wait-ready", "--timeout", "300"]);
     assert.equal(r.ready, true);
@@ -80,21 +82,23 @@ describe("guestos images", { concurrency: false }, () => {
   });
 
   test("a rebuild with nothing changed does no work", () => {
-    const b = sharedBuild<BuildJson>(["guestos/dev", "--scale", SCALE]);
+    const b = sharedBuild<BuildJson>(DEV);
     assert.deepEqual(new Set(Object.values(stageCache(b))), new Set(["hit"]), JSON.stringify(b.stages));
   });
 
-  test("changing one component file reruns the Dockerfile stage onward, never the base", (t) => {
+  test("changing one component file reruns the root filesystem onward (never the Dockerfile or the base), and gives a cold build's bytes", (t) => {
     const defs = definitionsCopy(t);
-    // A change never built before (the cache outlives test runs), so the image stage must miss.
+    // A change never built before (the cache outlives test runs), so the rootfs stage must miss.
     appendFileSync(join(defs.dir, "components/base-config/etc/fstab"), `# changed by a test: ${randomUUID()}\n`);
     const { json: b } = icosJson<BuildJson>(["build", "guestos/dev", "--scale", SCALE], { env: defs.env });
     const cache = stageCache(b);
-    assert.equal(cache.image, "miss");
-    assert.equal(cache.rootfs, "miss");
-    assert.equal(cache.bootloader, "hit");
-    assert.ok(!("bootstrap" in cache) && !("base" in cache), "no base stage ran");
+    assert.deepEqual(cache, { image: "hit", rootfs: "miss", bootloader: "hit", disk: "miss" });
     assert.equal(b.manifest.inputs.baseImage, lockedBase("dev"));
+    // The same definitions from an empty stage store: the same disk, byte for byte.
+    const cold = icosJson<BuildJson>(["build", "guestos/dev", "--scale", SCALE], { env: { ...defs.env, ICOS_CACHE_DIR: scratch(t, "icos-cache-"), ICOS_OUT_DIR: scratch(t, "icos-out-") } }).json;
+    assert.equal(stageCache(cold).rootfs, "miss");
+    assert.deepEqual(cold.manifest.blockSha256, b.manifest.blockSha256);
+    assert.deepEqual(cold.manifest.partitions, b.manifest.partitions);
   });
 
   test("guestos/prod boots to ready and its console offers no login", (t) => {
@@ -108,7 +112,7 @@ describe("guestos images", { concurrency: false }, () => {
   });
 
   test("two builds with empty caches give identical artifacts and partitions", () => {
-    const { json } = icosJson<{ identical: boolean; differences: string[] }>(["verify", "guestos/dev", "--scale", SCALE]);
+    const { json } = icosJson<{ identical: boolean; differences: string[] }>(["verify", "guestos/dev", "--scale", SCALE, "--artifacts"]);
     assert.equal(json.identical, true, json.differences.join("\n"));
   });
 

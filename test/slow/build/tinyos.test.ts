@@ -11,14 +11,14 @@ import { icosJson } from "../../helpers/build.ts";
 import { scratch } from "../../helpers/tmp.ts";
 import { ROOT } from "../../../src/paths.ts";
 import type { StageReport } from "../../../src/build/progress.ts";
-import { sha256File } from "../../../src/fs/hash.ts";
+import { blockSha256 } from "../../../src/fs/sparse.ts";
 import { startVm } from "../../../src/vm/vm.ts";
 
 const BOOT_MS = 300_000;
 
 interface BuildJson {
   outDir: string;
-  manifest: { sha256: Record<string, string>; partitions: { name: string; sha256: string }[] };
+  manifest: { blockSha256: Record<string, string>; partitions: { name: string; blockSha256: string }[] };
   stages: StageReport[];
 }
 
@@ -38,7 +38,7 @@ before(() => {
 
 test("tinyos/dev builds with the ab-gpt-disk recipe and boots; its component reads the device contract", async (t) => {
   const { json: b } = icosJson<BuildJson>(["build", "tinyos/dev"], { env });
-  assert.deepEqual(b.stages.map((s) => s.stage), ["image", "rootfs", "bootloader", "disk", "artifacts"]);
+  assert.deepEqual(b.stages.map((s) => s.stage), ["image", "rootfs", "bootloader", "disk"]);
   assert.deepEqual(b.manifest.partitions.map((p) => p.name), ["esp", "grub", "A_boot", "A_root", "B_boot", "B_root"]);
 
   const vm = await startVm({ disk: join(b.outDir, "disk.img"), name: "tinyos" });
@@ -52,7 +52,7 @@ test("tinyos/carrier embeds tinyos/dev's disk image; a change to tinyos/dev rebu
   const { json: dev } = icosJson<BuildJson>(["build", "tinyos/dev"], { env });
   const { json: carrier } = icosJson<BuildJson>(["build", "tinyos/carrier"], { env });
   const payload = carrier.manifest.partitions.find((p) => p.name === "payload")!;
-  assert.equal(payload.sha256, dev.manifest.sha256["disk.img"], "the payload partition holds tinyos/dev's disk.img");
+  assert.equal(payload.blockSha256, dev.manifest.blockSha256["disk.img"], "the payload partition holds tinyos/dev's disk.img");
   // tinyos/dev's own stages ran first (cached, and no archives: only its disk is embedded), then the carrier's.
   assert.deepEqual(carrier.stages.filter((s) => s.subject.startsWith("tinyos/dev")).map((s) => [s.stage, s.cache]), [["image", "hit"], ["rootfs", "hit"], ["disk", "hit"]]);
 
@@ -60,6 +60,6 @@ test("tinyos/carrier embeds tinyos/dev's disk image; a change to tinyos/dev rebu
   const { json: carrier2 } = icosJson<BuildJson>(["build", "tinyos/carrier", "--image-version", "0.0.1"], { env: { ...env, ICOS_OUT_DIR: join(scratch(t), "out") } });
   const disk2 = carrier2.stages.find((s) => s.stage === "disk" && s.subject.startsWith("tinyos/carrier"))!;
   assert.equal(disk2.cache, "miss");
-  assert.notEqual(carrier2.manifest.partitions.find((p) => p.name === "payload")!.sha256, payload.sha256);
-  assert.equal(await sha256File(join(carrier2.outDir, "disk.img")), carrier2.manifest.sha256["disk.img"]);
+  assert.notEqual(carrier2.manifest.partitions.find((p) => p.name === "payload")!.blockSha256, payload.blockSha256);
+  assert.equal(await blockSha256(join(carrier2.outDir, "disk.img")), carrier2.manifest.blockSha256["disk.img"]);
 });

@@ -17,7 +17,7 @@ let disk = "";
 
 describe("guestos identity and config injection", { concurrency: false }, () => {
   before(() => {
-    disk = join(sharedBuild<{ outDir: string }>(["guestos/dev", "--scale", "1/64"]).outDir, "disk.img");
+    disk = join(sharedBuild<{ outDir: string }>(["guestos/dev", "--scale", "1/64", "--artifacts"]).outDir, "disk.img");
   });
 
   test("with a CONFIG media: ssh as admin, identity from the config, and the same after a reboot", async (t) => {

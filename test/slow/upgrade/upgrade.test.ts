@@ -89,7 +89,7 @@ describe("A/B upgrades in a VM", { concurrency: false }, () => {
     // Signed update images: the device verifies them with the key its image trusts.
     const key = join(out, "signing.pem");
     assert.equal(spawnSync("openssl", ["genpkey", "-algorithm", "ed25519", "-out", key]).status, 0);
-    for (const v of VERSIONS) icosJson(["build", "guestos/dev", "--scale", "1/64", "--image-version", v, "--signing-key", key], { env: { ICOS_OUT_DIR: join(out, v) } });
+    for (const v of VERSIONS) icosJson(["build", "guestos/dev", "--scale", "1/64", "--artifacts", "--image-version", v, "--signing-key", key], { env: { ICOS_OUT_DIR: join(out, v) } });
   });
   after(() => rmSync(out, { recursive: true, force: true }));
 
