@@ -18,6 +18,7 @@ export function register(program: Command): void {
       const sock = await openConsole(vm.serialSocket, vm.name);
       console.error(`connected to the serial console of ${vm.name} (${vm.target ?? vm.disk}); ${ESCAPE_NAME} detaches`);
       const end = await attachConsole(sock, { input: process.stdin, output: process.stdout, vmName: vm.name });
+      process.stdin.destroy(); // a paused pipe still holds the event loop
       console.error(end === "detached" ? `\r\ndetached from ${vm.name} (it keeps running)` : `\r\nthe console of ${vm.name} closed: the VM stopped`);
     });
 }
