@@ -88,6 +88,14 @@ export function digestsInUse(outRoots: readonly string[]): Set<string> {
   return used;
 }
 
+function files(dir: string): string[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true }).filter((e) => !e.isDirectory()).map((e) => e.name);
+  } catch {
+    return [];
+  }
+}
+
 function subdirs(dir: string): string[] {
   try {
     return readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort();
@@ -167,7 +175,9 @@ export async function pruneStore(o: PruneOptions): Promise<PruneReport> {
   const cache = o.cache ?? cacheDir(env);
   const dryRun = o.dryRun === true;
   const objects = await storeObjects(cache, digestsInUse(o.outRoots ?? [outRoot(env)]));
-  const tmpBytes = await allocatedBytes(join(cache, "tmp"));
+  const tmpSeen = new Set<string>();
+  let tmpBytes = 0; // what is in tmp/, not tmp/ itself
+  for (const name of subdirs(join(cache, "tmp")).concat(files(join(cache, "tmp")))) tmpBytes += await allocatedBytes(join(cache, "tmp", name), tmpSeen);
   const plan = planPrune(objects, o.budget.bytes, o.all === true);
   let storeLockedBy: string | undefined;
   let release: (() => void) | undefined;
