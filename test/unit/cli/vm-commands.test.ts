@@ -201,3 +201,15 @@ describe("icos ssh", { timeout: 120_000 }, () => {
     usage(await icosAsync(["ssh", "--user", "bad user"], { env }), /^error: --user: "bad user" is not a user name/);
   });
 });
+
+test("each of ps, stop, ssh, console, status, rollback and clean has --help with an example", { timeout: 60_000 }, async () => {
+  const names = ["ps", "stop", "ssh", "console", "status", "rollback", "clean"];
+  const results = await Promise.all(names.map((n) => icosAsync([n, "--help"])));
+  for (const [i, r] of results.entries()) {
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^Usage: icos ${names[i]} `), names[i]);
+    assert.match(r.stdout, /Example:\n  \$ icos /, names[i]);
+  }
+  const top = await icosAsync(["--help"]);
+  for (const n of names) assert.match(top.stdout, new RegExp(`^  ${n}\\b`, "m"));
+});
