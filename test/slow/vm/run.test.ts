@@ -4,7 +4,7 @@
 // port, so GRUB's echo reaches serial.log: that is what these tests watch.
 import { after, before, describe, test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { connect } from "node:net";
@@ -105,6 +105,8 @@ describe("icos run (real QEMU)", () => {
     const serialLog = serialLogOf(r.stderr);
     assert.match(readFileSync(serialLog, "utf8"), /icos-ready: state=running failed=0/);
     assert.ok(!existsSync(join(dirname(serialLog), "overlay.qcow2")), "the overlay is removed");
+    assert.ok(!existsSync(join(dirname(serialLog), "vm.json")), "the VM's record goes with it");
+    assert.match(dirname(serialLog), /\/vm\/ready-\w{6}$/, "the work dir is named after the disk");
     assert.equal(sha256(disks.ready), before, "the built image changed");
     noQemuLeft(t);
   });
@@ -150,7 +152,7 @@ describe("icos run (real QEMU)", () => {
     noQemuLeft(t);
   });
 
-  test("--keep leaves a ready VM running in the background, with its pid", async (t) => {
+  test("--keep leaves a ready VM running in the background, with its pid; icos ps, console and stop find it", async (t) => {
     const r = icos(["run", disks["ready-then-sleep"], "--wait-ready", "--timeout", "120", "--keep", "--json"], { env: { ...env(), ICOS_ACCEL: "tcg" } });
     assert.equal(r.code, 0, r.stderr);
     const { pid, ready, serialLog, sshPort } = JSON.parse(r.stdout) as { pid: number; ready: boolean; serialLog: string; sshPort: number };
@@ -161,8 +163,32 @@ describe("icos run (real QEMU)", () => {
     await once(socket, "connect");
     socket.destroy();
     assert.ok(existsSync(join(dirname(serialLog), "overlay.qcow2")), "--keep keeps the overlay");
-    process.kill(pid, "SIGTERM");
-    for (let i = 0; i < 100 && qemuUnder(cache).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    // The registry: icos ps lists it with the pid and port run printed.
+    const ps = icos(["ps", "--json"], { env: env() });
+    assert.equal(ps.code, 0, ps.stderr);
+    const listed = JSON.parse(ps.stdout) as { name: string; pid: number; sshPort: number; serialLog: string; workDir: string }[];
+    assert.deepEqual(listed.map((v) => [v.pid, v.sshPort, v.serialLog, v.workDir]), [[pid, sshPort, serialLog, dirname(serialLog)]]);
+    // The serial console through QEMU's own socket: connects, and Ctrl-] detaches at once.
+    const con = spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "src/cli/main.ts"), "console"], {
+      cwd: ROOT,
+      env: { ...process.env, ...env() },
+      input: "\n\x1d",
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    assert.equal(con.status, 0, con.stderr);
+    assert.match(con.stderr, new RegExp(`connected to the serial console of ${listed[0]!.name} .*Ctrl-\\] detaches`));
+    assert.match(con.stderr, /detached from .* \(it keeps running\)/);
+    assert.deepEqual(qemuUnder(dirname(serialLog)), [pid], "detaching the console does not stop the VM");
+    // GRUB does not act on the ACPI power button: the powerdown times out and QEMU gets SIGTERM.
+    const started = Date.now();
+    const stop = icos(["stop", listed[0]!.name, "--timeout", "3"], { env: env() });
+    assert.equal(stop.code, 0, stop.stderr);
+    assert.match(stop.stdout, new RegExp(`^stopped ${listed[0]!.name} \\(pid ${pid}\\): (QEMU stopped on SIGTERM|the guest powered off) after`, "m"));
+    assert.match(stop.stderr, /asked the guest to power off \(ACPI\)/, "the powerdown went through QMP");
+    t.diagnostic(`icos stop took ${Date.now() - started} ms`);
+    assert.ok(existsSync(join(dirname(serialLog), "overlay.qcow2")), "a kept VM's overlay survives icos stop");
+    assert.deepEqual(JSON.parse(icos(["ps", "--json"], { env: env() }).stdout), []);
     noQemuLeft(t);
   });
 
