@@ -330,6 +330,9 @@ describe("state on the config partition", () => {
     const dir = scratch(t, "icos-hostkeys-");
     const script = join(C, "ssh-host-keys/opt/ic/bin/setup-ssh-host-keys.sh");
     assert.equal(spawnSync(script, [dir], { env: env(dir) }).status, 0);
+    // It makes exactly the keys sshd's HostKey lines name (Ed25519 and ECDSA: no slow RSA keygen at boot).
+    const hostKeys = readFileSync(join(C, "ssh-host-keys/etc/ssh/sshd_config.d/10-icos-host-keys.conf"), "utf8").match(/^HostKey .*$/gm)!.map((l) => l.split("/").pop());
+    assert.deepEqual(readdirSync(join(dir, "etc/ssh")).filter((f) => f.endsWith("_key")).sort(), hostKeys.sort());
     const key = join(dir, "etc/ssh/ssh_host_ed25519_key");
     const good = readFileSync(`${key}.pub`, "utf8");
     writeFileSync(key, "");

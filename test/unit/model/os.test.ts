@@ -36,7 +36,7 @@ test("os.yaml: each problem named by its path, all in one pass", (t) => {
   );
   assert.deepEqual(p.sort(), [
     "bootstrap.variant: Invalid option: expected one of \"minbase\"|\"essential\"|\"apt\"|\"required\"|\"important\"|\"standard\"",
-    "colour: unknown key (valid keys: name, description, kind, layout, sourceDateEpoch, bootstrap, bases, variants, components, kernelArgs)",
+    "colour: unknown key (valid keys: name, description, kind, layout, sourceDateEpoch, bootstrap, bases, variants, components, enableUnits, fileModes, kernelArgs)",
   ].sort());
 });
 

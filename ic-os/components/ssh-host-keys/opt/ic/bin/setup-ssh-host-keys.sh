@@ -1,6 +1,7 @@
 #!/bin/sh
-# Generate the ssh host keys that do not exist yet under <config mount>/ssh (ssh-keygen -A keeps
-# existing ones), so they survive reboots and upgrades. A key that a power cut left empty or
+# Generate the ssh host keys that do not exist yet under <config mount>/ssh (existing ones are
+# kept), so they survive reboots and upgrades: Ed25519 and ECDSA, not RSA, whose generation takes
+# seconds on a slow (emulated) CPU and that no current client needs. A key that a power cut left empty or
 # torn is replaced; new keys are flushed to disk before sshd uses them.
 # Usage: setup-ssh-host-keys.sh [DIR]
 set -eu
@@ -23,7 +24,10 @@ for key in "$keys"/ssh_host_*_key; do
     rm -f "$key" "$key.pub"
   fi
 done
-ssh-keygen -A -f "$dir"
+for type in ed25519 ecdsa; do
+  key=$keys/ssh_host_${type}_key
+  [ -e "$key" ] || ssh-keygen -q -t "$type" -N "" -C "root@$(hostname)" -f "$key"
+done
 icos_fsync "$keys"/ssh_host_* "$keys" "$dir/etc" "$dir"
 for key in "$keys"/ssh_host_*_key.pub; do
   icos_say "$(ssh-keygen -l -f "$key")"
