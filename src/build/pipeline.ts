@@ -18,6 +18,7 @@ import { Progress, type StageReport } from "./progress.ts";
 import { recipeFor, type RecipeResult } from "./recipes.ts";
 import type { StageContext } from "./stage.ts";
 import { SHA256_CHECKED_MAX } from "./store.ts";
+import { warnIfOverBudget } from "./store-prune.ts";
 
 export interface BuildOptions {
   /** Scale the layout's sizes down (tests use 1/64); 1 = the real IC-OS sizes. */
@@ -104,6 +105,8 @@ export async function build(target: Target, opts: BuildOptions): Promise<BuildRe
       await writeOut(out, made.files, sums, text);
       progress.note(`done: ${out}`);
     }
+    // After the build: its own new entries count too. A warning only; `icos clean` prunes.
+    await warnIfOverBudget(store, { note: (line) => progress.note(line) });
     return { outDir: out, manifest, stages: progress.stages };
   } finally {
     release();
