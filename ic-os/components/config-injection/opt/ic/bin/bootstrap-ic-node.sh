@@ -77,7 +77,8 @@ if [ -n "$MEDIA_DIR" ]; then
   media=$MEDIA_DIR
 else
   i=0
-  while [ "$i" -lt "$WAIT_SECONDS" ]; do
+  # Looked for every 0.2 s: udev usually names it within a second of boot.
+  while [ "$i" -lt $((WAIT_SECONDS * 5)) ]; do
     if [ -e "/dev/disk/by-label/$MEDIA_LABEL" ]; then
       dev=$(readlink -f "/dev/disk/by-label/$MEDIA_LABEL")
       mnt=$(mktemp -d "${TMPDIR:-/run}/config-media.XXXXXX")
@@ -86,7 +87,7 @@ else
       break
     fi
     i=$((i + 1))
-    sleep 1
+    sleep 0.2
   done
 fi
 

@@ -7,7 +7,7 @@ expected_file=${1:-/run/config/ipv6-expected}
 timeout=${2:-120}
 expected=$(cat "$expected_file")
 elapsed=0
-while [ "$elapsed" -lt "$timeout" ]; do
+while [ "$elapsed" -lt $((timeout * 2)) ]; do
   if [ "$expected" = slaac ]; then
     line=$(ip -6 -o addr show scope global | grep -v tentative | head -n 1 || true)
   else
@@ -23,11 +23,12 @@ while [ "$elapsed" -lt "$timeout" ]; do
     esac
   fi
   if [ -n "$line" ]; then
-    echo "ipv6-monitor: up after ${elapsed}s: $(echo "$line" | awk '{print $2, $4}')"
+    echo "ipv6-monitor: up after $((elapsed / 2)).$((elapsed % 2 * 5))s: $(echo "$line" | awk '{print $2, $4}')"
     exit 0
   fi
-  sleep 2
-  elapsed=$((elapsed + 2))
+  # Half-second polls: duplicate address detection ends about a second after the link is up.
+  sleep 0.5
+  elapsed=$((elapsed + 1))
 done
 echo "ipv6-monitor: ERROR: IPv6 address ${expected} not up after ${timeout}s" | tee /dev/console >&2
 exit 1
