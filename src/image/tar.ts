@@ -9,6 +9,7 @@ import { pack, type Pack } from "tar-stream";
 import { UserError } from "../errors.ts";
 import { run } from "../exec.ts";
 import { listTree, writeAtomically, type TreeEntry } from "../fs/files.ts";
+import { dataExtents, type Extent } from "../fs/sparse.ts";
 
 export type TarEntry =
   | { path: string; type: "file"; source: string; mode?: number }
@@ -133,7 +134,7 @@ async function addEntry(p: Pack, e: TarEntry, mtime: Date, sparse: boolean): Pro
     const st = await fh.stat();
     if (!st.isFile()) throw new UserError(`tar: ${e.source} (member ${e.path}) is not a regular file`);
     const mode = 0o100000 | ((e.mode ?? st.mode) & 0o7777);
-    const regions = sparse && st.size >= SPARSE_MIN_BYTES ? await dataRegions(fh, st.size) : [{ offset: 0, length: st.size }];
+    const regions = sparse && st.size >= SPARSE_MIN_BYTES ? await dataRegions(fh, st.size, await dataExtents(e.source)) : [{ offset: 0, length: st.size }];
     const dataBytes = regions.reduce((n, r) => n + r.length, 0);
     if (dataBytes === st.size) {
       const m = member(p, { ...base, name: e.path, type: "file", mode, size: st.size });
@@ -168,25 +169,35 @@ export type Region = { offset: number; length: number };
 /**
  * The data regions of a file: every 4096-aligned block that is not all zeros, merged into runs.
  * A file that ends in a hole gets a final zero-length region at its size, as GNU tar writes it.
+ * Only the file's data extents (SEEK_DATA, `extents`) are read: a hole is zeros by definition, so
+ * the result is the same as scanning every block, at the cost of the allocated bytes.
  */
-export async function dataRegions(fh: FileHandle, size: number): Promise<Region[]> {
+export async function dataRegions(fh: FileHandle, size: number, extents: readonly Extent[] = [{ offset: 0, length: size }]): Promise<Region[]> {
   const regions: Region[] = [];
   let cur: Region | undefined;
   const whole = Buffer.allocUnsafe(CHUNK); // reused: nothing keeps a reference while scanning
-  for (let pos = 0; pos < size; pos += CHUNK) {
-    const buf = whole.subarray(0, Math.min(CHUNK, size - pos));
-    const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
-    if (bytesRead !== buf.length) throw new UserError(`tar: a file shrank while being archived (short read at offset ${pos})`);
-    if (buf.equals(ZERO.subarray(0, buf.length))) {
-      cur = undefined; // the common case in a disk image: skip the per-block checks
-      continue;
+  let scanned = 0; // the end of the last range read
+  for (const e of extents) {
+    // Whole blocks: from the block holding the extent's start to the one holding its end.
+    const from = Math.max(Math.floor(e.offset / SPARSE_BLOCK) * SPARSE_BLOCK, scanned);
+    const to = Math.min(Math.ceil((e.offset + e.length) / SPARSE_BLOCK) * SPARSE_BLOCK, size);
+    if (from > scanned) cur = undefined; // a hole lies between
+    for (let pos = from; pos < to; pos += CHUNK) {
+      const buf = whole.subarray(0, Math.min(CHUNK, to - pos));
+      const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+      if (bytesRead !== buf.length) throw new UserError(`tar: a file shrank while being archived (short read at offset ${pos})`);
+      if (buf.equals(ZERO.subarray(0, buf.length))) {
+        cur = undefined; // zeros the file system keeps as data: skip the per-block checks
+        continue;
+      }
+      for (let i = 0; i < buf.length; i += SPARSE_BLOCK) {
+        const block = buf.subarray(i, i + SPARSE_BLOCK);
+        if (block.equals(ZERO.subarray(0, block.length))) cur = undefined;
+        else if (cur) cur.length += block.length;
+        else regions.push((cur = { offset: pos + i, length: block.length }));
+      }
     }
-    for (let i = 0; i < buf.length; i += SPARSE_BLOCK) {
-      const block = buf.subarray(i, i + SPARSE_BLOCK);
-      if (block.equals(ZERO.subarray(0, block.length))) cur = undefined;
-      else if (cur) cur.length += block.length;
-      else regions.push((cur = { offset: pos + i, length: block.length }));
-    }
+    scanned = Math.max(scanned, to);
   }
   const last = regions.at(-1);
   if (!last || last.offset + last.length < size) regions.push({ offset: size, length: 0 });

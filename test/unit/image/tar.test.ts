@@ -8,6 +8,7 @@ import { dataRegions, sparseMap, writeTar } from "../../../src/image/tar.ts";
 import { UserError } from "../../../src/errors.ts";
 import { run } from "../../../src/exec.ts";
 import { scratch } from "../../helpers/tmp.ts";
+import { blockSha256 } from "../../../src/fs/sparse.ts";
 
 const MTIME = 1700000000;
 const MiB = 2 ** 20;
@@ -171,4 +172,21 @@ test("tar: a full file system is a clear error (no crash from a destroyed member
   } finally {
     await run("umount", [small]); // before scratch's cleanup removes the directory
   }
+});
+
+test("tar: a sparse member's holes are never read (a 128 GiB disk image archives at once) and GNU tar restores it", { timeout: 60_000 }, async (t) => {
+  const dir = scratch(t);
+  const img = join(dir, "disk.img");
+  writeFileSync(img, "");
+  truncateSync(img, 128 * 2 ** 30);
+  const fd = openSync(img, "r+");
+  writeSync(fd, Buffer.alloc(8192, 1), 0, 8192, 3 * MiB + 4096);
+  writeSync(fd, Buffer.alloc(4096, 2), 0, 4096, 100 * 2 ** 30);
+  closeSync(fd);
+  const out = join(dir, "disk.tar");
+  await writeTar({ out, entries: [{ path: "disk.img", type: "file", source: img }], mtime: MTIME, sparse: true });
+  assert.ok(statSync(out).size < MiB, `${statSync(out).size} bytes`);
+  mkdirSync(join(dir, "x"));
+  await run("tar", ["-xf", out, "-C", join(dir, "x")]);
+  assert.equal(await blockSha256(join(dir, "x", "disk.img")), await blockSha256(img));
 });
