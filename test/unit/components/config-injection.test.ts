@@ -127,6 +127,21 @@ describe("bootstrap-ic-node", () => {
     assert.equal(canRead("nobody", key), true);
   });
 
+  for (const [what, text, message] of [
+    ["two JSON documents", "{}\n{}\n", /config\.json: not one JSON document \(2 found\)/],
+    ["no document", "", /config\.json: not one JSON document \(0 found\)/],
+    ["cut-off JSON", '{"config_version": ', /config\.json: not one JSON document \(.*parse error/],
+  ] as const) {
+    it(`refuses a config.json with ${what}`, (t) => {
+      const n = node(t);
+      writeMedia(n);
+      writeFileSync(join(n.media, "config.json"), text);
+      const r = n.bootstrap();
+      assert.equal(r.code, 1, r.out);
+      assert.match(readFileSync(n.console, "utf8"), message);
+    });
+  }
+
   for (const [name, edit, field] of [
     ["an array where a string belongs (became shell words under eval)", (c: any) => (c.network_settings.ipv6_config.Deterministic.prefix = ["x", "sh", "-c", "touch PWNED"]), "network_settings.ipv6_config.Deterministic.prefix"],
     ["a newline in domain_name (injected a section into the .network file)", (c: any) => (c.network_settings.domain_name = "example.org\n[Network]\nDNS=203.0.113.1"), "network_settings.domain_name"],
