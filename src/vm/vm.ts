@@ -3,7 +3,7 @@
 // read-only backing file is the image (work-dir.ts); the process is in qemu-process.ts, the console
 // reading in serial-watch.ts, the error in vm-error.ts.
 import { statSync, existsSync } from "node:fs";
-import { readFile, rm } from "node:fs/promises";
+import { appendFile, readFile, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { basename, join, resolve } from "node:path";
 import { ToolMissingError, UserError } from "../errors.ts";
@@ -16,6 +16,8 @@ import { SerialWatch, type SeenLine } from "./serial-watch.ts";
 import { VmError, type VmErrorContext, type VmFailure } from "./vm-error.ts";
 import { removeRecord, targetOfDisk, writeRecord } from "./registry.ts";
 import { KNOWN_HOSTS_FILE, prepareWorkDir, WORK_FILES } from "./work-dir.ts";
+import { qmpCommand } from "./qmp.ts";
+import { RebootWatch, RESET_STALL_MS } from "./reboot-watch.ts";
 
 export { cleanConsoleText, MILESTONES, PANIC_LINE, parseReadyLine, READY_LINE, type ReadyState } from "./console.ts";
 
@@ -167,11 +169,13 @@ export async function startVm(o: StartVmOptions): Promise<VmHandle> {
     serialSocket: join(workDir, files.serialSocket),
     serialLog: join(workDir, files.serialLog),
     qemuLog: join(workDir, files.qemuLog),
+    qmpSocket: join(workDir, files.qmpSocket),
   });
 }
 
 interface VmInfo extends VmErrorContext {
   sshPort: number;
+  qmpSocket: string;
   accel: AccelDecision;
   keep: boolean;
   overlay: string;
@@ -192,6 +196,7 @@ class Vm implements VmHandle {
   private readonly serial: SerialWatch;
   private readonly poll: NodeJS.Timeout;
   private polls = 0;
+  private readonly reboots = new RebootWatch();
 
   constructor(
     private readonly child: ChildProcess,
@@ -206,6 +211,7 @@ class Vm implements VmHandle {
     this.accel = info.accel;
     this.command = info.command;
     this.serial = new SerialWatch(info.serialLog, this.startedAt, (line) => this.serial.fail(this.error("panic", `the guest panicked: ${line.trim()}`, "")));
+    this.serial.onLine((line) => this.reboots.saw(line, Date.now()));
     this.poll = setInterval(() => this.tick(), POLL_MS);
     this.exited = new Promise((resolveExit) => {
       child.once("exit", (code, signal) => void this.onExit({ code, signal }).then(() => resolveExit({ code, signal })));
@@ -266,6 +272,7 @@ class Vm implements VmHandle {
 
   private tick(): void {
     this.serial.read(false).catch(() => undefined); // tried again on the next tick
+    if (this.reboots.stalled(Date.now())) void this.resetHungReboot();
     // qemu.log is small and rarely written: look at it every second.
     if (++this.polls % 10 === 0) {
       void readFile(this.qemuLog, "utf8")
@@ -275,6 +282,13 @@ class Vm implements VmHandle {
         })
         .catch(() => undefined);
     }
+  }
+
+  /** The guest asked for a reset that never happened (reboot-watch.ts): do it, and say so in qemu.log. */
+  private async resetHungReboot(): Promise<void> {
+    const note = `icos: no serial output for ${RESET_STALL_MS / 1000} s after the guest's "reboot: machine restart" (a QEMU/OVMF reset that hung); resetting it over QMP`;
+    await appendFile(this.qemuLog, note + "\n").catch(() => undefined);
+    await qmpCommand(this.info.qmpSocket, "system_reset").catch(async (e: Error) => appendFile(this.qemuLog, `icos: system_reset failed: ${e.message}\n`).catch(() => undefined));
   }
 
   private error(kind: VmFailure, summary: string, qemuLogTail: string): VmError {
