@@ -36,10 +36,10 @@ interface Stage {
 }
 
 /** Run bin/icos.js with --json; wall-clock seconds and its JSON. */
-function icos(argv: string[], extraEnv: Record<string, string> = {}): { seconds: number; json: Record<string, unknown> } {
+function icos(argv: string[], extraEnv: Record<string, string> = {}, json = true): { seconds: number; json: Record<string, unknown> } {
   const t0 = process.hrtime.bigint();
-  const out = sh(process.execPath, [join(ROOT, "bin/icos.js"), ...argv, "--json"], { env: { ...env, ...extraEnv } });
-  return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, json: JSON.parse(out) as Record<string, unknown> };
+  const out = sh(process.execPath, [join(ROOT, "bin/icos.js"), ...argv, ...(json ? ["--json"] : [])], { env: { ...env, ...extraEnv } });
+  return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, json: json ? (JSON.parse(out) as Record<string, unknown>) : {} };
 }
 
 function timed(fn: () => void): number {
@@ -118,7 +118,7 @@ try {
 
   if (!flag("--no-boot")) {
     const media = join(work, "config.img");
-    icos(["config", osName, "--config", join(ROOT, "examples/qemu-node.json"), "--out", media]);
+    icos(["config", osName, "--config", join(ROOT, "examples/qemu-node.json"), "--out", media], {}, false);
     const r = icos(["run", join(outDir, "disk.img"), "--config-media", media, "--wait-ready", "--timeout", "600"]);
     rows.push(["boot to ready (icos run --wait-ready)", `${Number(r.json.seconds).toFixed(1)} s`, "", String(r.json.accel)]);
   }
