@@ -65,7 +65,9 @@ export function qemuValue(value: string): string {
 /** argv for qemu-system-x86_64 (without the program name). */
 export function qemuArgs(o: QemuArgsOptions): string[] {
   const args = [
-    "-machine", "q35",
+    // smm=off: Debian's OVMF.fd is built without SMM, and emulating SMM under TCG is a suspect in
+    // the rare reboot that never comes back (reboot-watch.ts); q35 turns it on by default.
+    "-machine", "q35,smm=off",
     "-accel", o.accel,
     // TCG: "max" enables every feature TCG emulates, including SVM, so a HostOS guest can run
     // nested KVM. KVM: "host" passes the real CPU through.

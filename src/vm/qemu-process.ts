@@ -1,6 +1,6 @@
 // QEMU as a child process: started in its own process group with its output in qemu.log, killed if
 // icos exits without stopping it, stopped with SIGTERM then SIGKILL. Spawned through src/exec.ts.
-import { closeSync, openSync } from "node:fs";
+import { closeSync, openSync, writeFileSync } from "node:fs";
 import { start, type ChildProcess } from "../exec.ts";
 import { QEMU_BINARY } from "./qemu-args.ts";
 
@@ -25,7 +25,9 @@ function track(child: ChildProcess): void {
 
 /** Start QEMU with `args` in `workDir`, its stdout and stderr into `qemuLog`; owned (and killed on exit) until released. */
 export async function startQemu(args: readonly string[], workDir: string, qemuLog: string): Promise<ChildProcess> {
-  const logFd = openSync(qemuLog, "w");
+  // Emptied, then opened for appending: lines icos adds (reboot-watch notes) are not overwritten.
+  writeFileSync(qemuLog, "");
+  const logFd = openSync(qemuLog, "a");
   let child: ChildProcess;
   try {
     // detached: its own process group, so a Ctrl-C in the terminal reaches only us and we stop

@@ -33,12 +33,12 @@ const DEVICES = [
 
 describe("qemuArgs", () => {
   test("TCG, defaults: cpu max, no USB, reboots allowed", () => {
-    assert.deepEqual(qemuArgs(BASE), ["-machine", "q35", "-accel", "tcg", "-cpu", "max", "-smp", "2", "-m", "2048", ...DEVICES]);
+    assert.deepEqual(qemuArgs(BASE), ["-machine", "q35,smm=off", "-accel", "tcg", "-cpu", "max", "-smp", "2", "-m", "2048", ...DEVICES]);
   });
 
   test("KVM with a config media and -no-reboot", () => {
     assert.deepEqual(qemuArgs({ ...BASE, accel: "kvm", cpus: 4, memoryMiB: 4096, configMedia: "/data/config.img", noReboot: true }), [
-      "-machine", "q35", "-accel", "kvm", "-cpu", "host", "-smp", "4", "-m", "4096",
+      "-machine", "q35,smm=off", "-accel", "kvm", "-cpu", "host", "-smp", "4", "-m", "4096",
       ...DEVICES,
       "-device", "qemu-xhci,id=xhci",
       "-drive", "if=none,id=cfg,file=/data/config.img,format=raw,readonly=on",
