@@ -15,6 +15,17 @@ import { MANAGEBOOT, type Device } from "./manageboot.ts";
 const REAL_SSH = spawnSync("sh", ["-c", "command -v ssh"], { encoding: "utf8" }).stdout.trim() || "/usr/bin/ssh";
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
+/** The argv of each call a fake ssh logged: one argument per line, "---" after each call. */
+export function argvCalls(log: string): string[][] {
+  if (!existsSync(log)) return [];
+  const calls: string[][] = [[]];
+  for (const l of readFileSync(log, "utf8").split("\n").slice(0, -1)) {
+    if (l === "---") calls.push([]);
+    else calls[calls.length - 1]!.push(l);
+  }
+  return calls.slice(0, -1);
+}
+
 export interface DeviceSsh {
   /** Environment for icos: the fake first on PATH. */
   env: Record<string, string>;
@@ -91,16 +102,7 @@ exec sh -c "$cmd"
   chmodSync(join(dir, "bin", "ssh"), 0o755);
   return {
     env: { PATH: `${join(dir, "bin")}:${process.env.PATH}` },
-    calls: () => {
-      const log = join(dir, "argv");
-      if (!existsSync(log)) return [];
-      const calls: string[][] = [[]];
-      for (const l of readFileSync(log, "utf8").split("\n").slice(0, -1)) {
-        if (l === "---") calls.push([]);
-        else calls[calls.length - 1]!.push(l);
-      }
-      return calls.slice(0, -1);
-    },
+    calls: () => argvCalls(join(dir, "argv")),
     running: () => /dfinity\.system=([AB])/.exec(readFileSync(cmdline, "utf8"))?.[1] ?? "?",
     unhealthy: (slot) => writeFileSync(join(dir, "unhealthy"), `${slot}\n`),
   };

@@ -2,9 +2,10 @@
 // logs every argv, passes `ssh -G` (configuration only, no connection) to the real ssh, and runs
 // a piece of shell for the remote command: `status`, `install` or `commit`. No network.
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeUpdateImage } from "../../../src/image/update-image.ts";
+import { argvCalls } from "../../helpers/device-ssh.ts";
 
 export const BOOT_ID_1 = "0d6a5c1e-6f3b-4c1a-9d7e-1234567890ab";
 
@@ -57,16 +58,7 @@ esac
   return {
     env: { PATH: `${bin}:${process.env.PATH}` },
     dir,
-    calls: () => {
-      const log = join(dir, "argv");
-      if (!existsSync(log)) return [];
-      const calls: string[][] = [[]];
-      for (const l of readFileSync(log, "utf8").split("\n").slice(0, -1)) {
-        if (l === "---") calls.push([]);
-        else calls[calls.length - 1]!.push(l);
-      }
-      return calls.slice(0, -1);
-    },
+    calls: () => argvCalls(join(dir, "argv")),
   };
 }
 
