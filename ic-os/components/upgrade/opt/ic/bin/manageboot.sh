@@ -402,27 +402,37 @@ cmd_upgrade_install() {
   say "slot $tgt holds version $version; 'manageboot.sh upgrade-commit' boots it"
 }
 
-cmd_upgrade_commit() {
-  reboot=yes
+# [--no-reboot], the option of upgrade-commit and rollback: sets $reboot.
+reboot_option() {
   case "${1:-}" in
-    "") ;;
+    "") reboot=yes ;;
     --no-reboot) reboot=no ;;
     *) usage ;;
   esac
+}
+
+# GRUB boots slot $1 next, once (first_boot: it stays only if it confirms); say $2, then reboot
+# unless --no-reboot was given.
+boot_once() {
+  boot_alternative=$1
+  boot_cycle=first_boot
+  write_grubenv
+  say "$2"
+  if [ "$reboot" = yes ]; then
+    say "rebooting"
+    $REBOOT
+  fi
+}
+
+cmd_upgrade_commit() {
+  reboot_option "$@"
   open_grubenv
   cur=$(current_slot)
   tgt=$(other "$cur")
   if [ "$boot_alternative" != "$cur" ] || [ "$boot_cycle" != install ]; then
     die "no completed install to commit (boot_alternative=$boot_alternative boot_cycle=$boot_cycle, running $cur): run upgrade-install first"
   fi
-  boot_alternative=$tgt
-  boot_cycle=first_boot
-  write_grubenv
-  say "committed: the next boot runs slot $tgt once; it stays only if it confirms"
-  if [ "$reboot" = yes ]; then
-    say "rebooting"
-    $REBOOT
-  fi
+  boot_once "$tgt" "committed: the next boot runs slot $tgt once; it stays only if it confirms"
 }
 
 cmd_confirm() {
@@ -446,12 +456,7 @@ cmd_confirm() {
 # (a reboot without confirming already returns), and an installed but uncommitted slot is not the
 # previous system. A slot whose boot partition has no version holds no system to go back to.
 cmd_rollback() {
-  reboot=yes
-  case "${1:-}" in
-    "") ;;
-    --no-reboot) reboot=no ;;
-    *) usage ;;
-  esac
+  reboot_option "$@"
   open_grubenv
   cur=$(current_slot)
   tgt=$(other "$cur")
@@ -463,14 +468,7 @@ cmd_rollback() {
   esac
   version=$(slot_version "$tgt")
   [ "$version" != none ] || die "slot $tgt holds no system (no version on its boot partition): nothing to roll back to"
-  boot_alternative=$tgt
-  boot_cycle=first_boot
-  write_grubenv
-  say "rollback: the next boot runs slot $tgt (version $version) once; it stays only if it confirms"
-  if [ "$reboot" = yes ]; then
-    say "rebooting"
-    $REBOOT
-  fi
+  boot_once "$tgt" "rollback: the next boot runs slot $tgt (version $version) once; it stays only if it confirms"
 }
 
 [ $# -ge 1 ] || usage
