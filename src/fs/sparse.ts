@@ -91,7 +91,8 @@ const COPY_CHUNK_BYTES = 4 << 20;
 const ZERO_RUN_BYTES = 64 * 1024;
 const ZEROS = Buffer.alloc(ZERO_RUN_BYTES);
 
-async function writeAll(out: FileHandle, bytes: Buffer, position: number): Promise<void> {
+/** Write all of `bytes` at `position` (a write may take fewer bytes than asked). */
+export async function writeAll(out: FileHandle, bytes: Buffer, position: number): Promise<void> {
   for (let w = 0; w < bytes.length; ) w += (await out.write(bytes, w, bytes.length - w, position + w)).bytesWritten;
 }
 

@@ -3,14 +3,14 @@
 // a half-written disk. Only the sources' data extents are read and only their non-zero runs are
 // written (src/fs/sparse.ts), so the cost follows the allocated bytes, not the disk's size.
 import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
-import { open, stat, type FileHandle } from "node:fs/promises";
+import { open, stat } from "node:fs/promises";
 import { UserError } from "../errors.ts";
 import { FormatError } from "../formats/format-error.ts";
 import { decodeGpt, type DecodeGptOptions, type DecodedGpt } from "../formats/gpt-decode.ts";
 import { encodeGpt, type GptDisk, type GptPartition } from "../formats/gpt.ts";
 import { fileKind, inputFile } from "../user-files.ts";
 import { writeAtomically } from "../fs/files.ts";
-import { copyDataExtents } from "../fs/sparse.ts";
+import { copyDataExtents, writeAll } from "../fs/sparse.ts";
 
 export interface PartitionSource {
   /** The GPT slot (GptPartition.index) to fill. */
@@ -52,13 +52,6 @@ async function planCopies(path: string, disk: GptDisk, sources: readonly Partiti
 }
 
 const label = (p: GptPartition) => (p.name ? `${p.index} (${p.name})` : `${p.index}`);
-
-async function writeAll(fh: FileHandle, bytes: Buffer, position: number): Promise<void> {
-  for (let done = 0; done < bytes.length; ) {
-    const { bytesWritten } = await fh.write(bytes, done, bytes.length - done, position + done);
-    done += bytesWritten;
-  }
-}
 
 /**
  * Write a disk image at `path`: a sparse file of disk.sizeBytes with the GPT and each source at
