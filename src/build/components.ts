@@ -45,7 +45,7 @@ export async function componentFiles(os: OsDefinition): Promise<ComponentFile[]>
 /** What the lay-in step depends on: each file's path, mode and content, the units and the modes. */
 export async function componentsDigest(os: OsDefinition): Promise<string> {
   const files = await Promise.all((await componentFiles(os)).map(async (f) => [f.path, f.mode, sha256(await readFile(f.src))]));
-  return digestOf({ files, enableUnits: os.enableUnits, fileModes: os.fileModes });
+  return digestOf({ files, enableUnits: os.enableUnits, maskUnits: os.maskUnits, fileModes: os.fileModes });
 }
 
 /** Make `dir` (under `tree`) and its missing parents: new directories 0755 root:root, existing ones untouched. */
@@ -61,7 +61,7 @@ async function mkdirs(tree: string, dir: string): Promise<void> {
   await lchown(abs, 0, 0);
 }
 
-/** Lay the components into `tree` (the image's root), then apply fileModes and enable the units. */
+/** Lay the components into `tree` (the image's root), then apply fileModes, enable and mask the units. */
 export async function layInComponents(tree: string, os: OsDefinition): Promise<void> {
   for (const f of await componentFiles(os)) {
     await mkdirs(tree, dirname(f.path));
@@ -80,6 +80,9 @@ export async function layInComponents(tree: string, os: OsDefinition): Promise<v
   }
   if (os.enableUnits.length) {
     await run("systemctl", ["--root", tree, "--quiet", "enable", ...os.enableUnits], { context: `${os.file}: enableUnits` });
+  }
+  if (os.maskUnits.length) {
+    await run("systemctl", ["--root", tree, "--quiet", "mask", ...os.maskUnits], { context: `${os.file}: maskUnits` });
   }
 }
 

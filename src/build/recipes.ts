@@ -89,11 +89,15 @@ const abGptDisk: RecipeFn = async (ctx, target, layout, opts) => {
   const rootfs = await runStage(ctx, rootfsStage, { target, imageId: image.imageId, componentsDigest, contract, bootBytes: bootA.sizeBytes, rootBytes: rootA.sizeBytes, version: opts.version, trust });
   const esp = partitionOf(layout, "esp");
   const grub = partitionOf(layout, "grub");
-  const boot = await runStage(ctx, bootloaderStage, await bootloaderInput({ osName: os.name, sourceDateEpoch: os.sourceDateEpoch, contract, espName: esp.name, espBytes: esp.sizeBytes, grubBytes: grub.sizeBytes }));
+  // A config partition with a filesystem is made at build time (no mkfs on the first boot's critical path).
+  const cfg = layout.partitions.find((p) => p.contents === "config" && p.filesystem === "ext4");
+  const config = cfg && { name: cfg.name, bytes: cfg.sizeBytes, label: cfg.label ?? cfg.name };
+  const boot = await runStage(ctx, bootloaderStage, await bootloaderInput({ osName: os.name, sourceDateEpoch: os.sourceDateEpoch, contract, espName: esp.name, espBytes: esp.sizeBytes, grubBytes: grub.sizeBytes, config }));
 
   const fill: Record<number, PartitionFill> = {
     [esp.index]: { source: boot.espImg, blockSha256: boot.blockSha256["esp.img"]!, digest: `${boot.digest}:esp.img` },
     [grub.index]: { source: boot.grubImg, blockSha256: boot.blockSha256["grub.img"]!, digest: `${boot.digest}:grub.img` },
+    ...(cfg && boot.configImg ? { [cfg.index]: { source: boot.configImg, blockSha256: boot.blockSha256["config.img"]!, digest: `${boot.digest}:config.img` } } : {}),
     ...(await embedded(target, layout, opts)),
   };
   for (const slot of opts.fillB ? (["A", "B"] as const) : (["A"] as const)) {

@@ -11,8 +11,10 @@ import { debugfsTimes, RESET_LIFETIME_WRITES, runDebugfsScript } from "./debugfs
 import { listTree, writeAtomically } from "../fs/files.ts";
 
 export interface Ext4Options {
-  /** Directory whose contents become the filesystem root (the root itself is 0755 root:root). */
+  /** Directory whose contents become the filesystem root (the root itself is root:root, `rootMode`). */
   tree: string;
+  /** Mode of the root directory (default 0755, what mke2fs makes); mke2fs -d does not copy it. */
+  rootMode?: number;
   out: string;
   sizeBytes: number;
   /** At most 16 bytes. */
@@ -60,6 +62,9 @@ function validate(o: Ext4Options, bs: number): void {
   if (!Number.isInteger(o.sourceDateEpoch) || o.sourceDateEpoch < 0 || o.sourceDateEpoch >= 2 ** 32) {
     throw new UserError(`${where}: sourceDateEpoch must be whole Unix seconds, got ${o.sourceDateEpoch}`);
   }
+  if (o.rootMode !== undefined && !(Number.isInteger(o.rootMode) && o.rootMode >= 0 && o.rootMode <= 0o7777)) {
+    throw new UserError(`${where}: rootMode must be a permission mode such as 0o700, got ${o.rootMode}`);
+  }
   for (const f of o.features ?? []) {
     if (!/^\^?[a-z0-9_]+$/.test(f)) throw new UserError(`${where}: bad feature "${f}"`, 'features look like "metadata_csum" or "^has_journal"');
   }
@@ -93,6 +98,7 @@ export async function buildExt4(o: Ext4Options): Promise<void> {
     const env = { MKE2FS_CONFIG: join(work, "mke2fs.conf"), E2FSPROGS_FAKE_TIME: String(o.sourceDateEpoch) };
     await writeFile(env.MKE2FS_CONFIG, MKE2FS_CONF);
     const cmds = ["", ...entries.map((e) => e.path)].flatMap((p) => debugfsTimes(`/${p}`, o.sourceDateEpoch));
+    if (o.rootMode !== undefined) cmds.push(`set_inode_field <2> mode 0${(0o40000 | o.rootMode).toString(8)}`);
     cmds.push(RESET_LIFETIME_WRITES);
 
     await writeAtomically(o.out, async (tmp) => {

@@ -20,6 +20,10 @@ const name = z.string({ error: expected("a name") }).regex(/^[a-z0-9][a-z0-9-]*$
 const str = z.string({ error: expected("a string") });
 const strList = z.array(str, { error: expected("a list of strings") });
 
+const unitList = z
+  .array(z.string().regex(/^[A-Za-z0-9@._:-]+\.(service|socket|timer|path|target|mount|automount)$/, "expected a systemd unit name such as foo.service"), { error: expected("a list of unit names") })
+  .default([]);
+
 export const osSchema = strict(
   {
     name: name.describe("the OS name; also the folder under ic-os/"),
@@ -68,10 +72,8 @@ export const osSchema = strict(
     components: strList
       .default([])
       .describe("folders of ic-os/components/, laid into the root tree after the Dockerfile (their initramfs-tools files also go into its context as initramfs/)"),
-    enableUnits: z
-      .array(z.string().regex(/^[A-Za-z0-9@._:-]+\.(service|socket|timer|path|target|mount)$/, "expected a systemd unit name such as foo.service"), { error: expected("a list of unit names") })
-      .default([])
-      .describe("systemd units enabled after the components are laid in (systemctl --root enable)"),
+    enableUnits: unitList.describe("systemd units enabled after the components are laid in (systemctl --root enable)"),
+    maskUnits: unitList.describe("systemd units masked after that (systemctl --root mask): what the image never needs to start"),
     fileModes: z
       .record(z.string().regex(/^\/[^\0]+$/, "expected an absolute path in the image"), z.string().regex(/^0[0-7]{3}$/, 'expected an octal mode such as "0440"'), { error: expected("a map of image path to mode") })
       .default({})

@@ -1,14 +1,17 @@
-// Stage: the ESP (GRUB EFI binary) and the grub partition (grub.cfg + grubenv). They depend on
-// the layout and the host's GRUB, not on the root filesystem, so a rootfs change reuses them.
+// Stage: the ESP (GRUB EFI binary), the grub partition (grub.cfg + grubenv) and, when the layout
+// gives it a filesystem, the empty config partition. They depend on the layout and the host's
+// tools, not on the root filesystem, so a rootfs change reuses them.
 // The GRUB files are templates: the devices come from the device contract, the A/B state
 // machine from boot-cycle.json.
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { run } from "../../exec.ts";
 import { encodeGrubenv } from "../../formats/grubenv.ts";
 import { sha256 } from "../../fs/hash.ts";
 import { blockSha256 } from "../../fs/sparse.ts";
+import { buildExt4 } from "../../image/ext4.ts";
 import { buildVfat } from "../../image/vfat.ts";
+import { nameGuid } from "../../formats/guid.ts";
 import { loadBootCycleTable, renderGrubStateMachine } from "../../model/boot-cycle.ts";
 import { UserError } from "../../errors.ts";
 import type { DeviceContract, DeviceRef } from "../../model/device-contract.ts";
@@ -29,11 +32,15 @@ export interface BootloaderInput {
   espName: string;
   espBytes: number;
   grubBytes: number;
+  /** The config partition, made here as an empty ext4 (root 0700) so no boot formats it. */
+  config?: { name: string; bytes: number; label: string };
 }
 
 export interface BootloaderOutput {
   espImg: string;
   grubImg: string;
+  /** Made when the input names a config partition. */
+  configImg?: string;
   /** File name -> block digest (src/fs/sparse.ts). */
   blockSha256: Record<string, string>;
 }
@@ -71,10 +78,10 @@ const GRUBENV = encodeGrubenv({ boot_alternative: "A", boot_cycle: "stable" });
 
 export const bootloaderStage: Stage<BootloaderInput & { files: { grubCfg: string; earlyCfg: string } }, BootloaderOutput> = {
   name: "bootloader",
-  version: 4, // 4: block digests
-  tools: ["grub-mkimage", "mkfs.vfat", "mcopy"],
-  key: (i) => ({ os: i.osName, espName: i.espName, esp: i.espBytes, grub: i.grubBytes, ...i.files, grubenv: sha256(GRUBENV), modules: GRUB_MODULES, sde: i.sourceDateEpoch }),
-  subject: (i) => `${i.osName} ESP + grub partition`,
+  version: 5, // 5: the config partition
+  tools: ["grub-mkimage", "mkfs.vfat", "mcopy", "mke2fs"],
+  key: (i) => ({ os: i.osName, espName: i.espName, esp: i.espBytes, grub: i.grubBytes, config: i.config ?? null, ...i.files, grubenv: sha256(GRUBENV), modules: GRUB_MODULES, sde: i.sourceDateEpoch }),
+  subject: (i) => `${i.osName} ESP + grub${i.config ? " + config" : ""} partitions`,
   async run(dir, i) {
     const files = join(dir, "files");
     await mkdir(join(files, "esp"), { recursive: true });
@@ -87,9 +94,24 @@ export const bootloaderStage: Stage<BootloaderInput & { files: { grubCfg: string
     const common = { sourceDateEpoch: i.sourceDateEpoch };
     await buildVfat({ ...common, out: join(dir, "esp.img"), sizeBytes: i.espBytes, label: "ESP", volumeId: volumeId(i.osName, i.espName), files: [{ src: efi, dest: "EFI/BOOT/BOOTX64.EFI" }] });
     await buildVfat({ ...common, out: join(dir, "grub.img"), sizeBytes: i.grubBytes, label: "GRUB", volumeId: volumeId(i.osName, need(i.contract.grub, "a grub partition", i.contract).name), files: join(files, "grub") });
-    return { blockSha256: { "esp.img": await blockSha256(join(dir, "esp.img")), "grub.img": await blockSha256(join(dir, "grub.img")) } };
+    const made = ["esp.img", "grub.img"];
+    if (i.config) {
+      // Empty, for root only: the node's identity goes there (the boot-mounts component).
+      const tree = join(files, "config");
+      await mkdir(tree);
+      await chmod(tree, 0o700);
+      const uuid = nameGuid(i.osName, `${i.config.name} filesystem`).toLowerCase();
+      await buildExt4({ ...common, tree, rootMode: 0o700, out: join(dir, "config.img"), sizeBytes: i.config.bytes, label: i.config.label, uuid });
+      made.push("config.img");
+    }
+    return { blockSha256: Object.fromEntries(await Promise.all(made.map(async (f) => [f, await blockSha256(join(dir, f))] as const))) };
   },
-  output: (dir, meta) => ({ espImg: join(dir, "esp.img"), grubImg: join(dir, "grub.img"), blockSha256: meta.blockSha256 as Record<string, string> }),
+  output: (dir, meta, i) => ({
+    espImg: join(dir, "esp.img"),
+    grubImg: join(dir, "grub.img"),
+    ...(i.config ? { configImg: join(dir, "config.img") } : {}),
+    blockSha256: meta.blockSha256 as Record<string, string>,
+  }),
 };
 
 /** Prepare the bootloader stage's input: the rendered GRUB files are part of its key. */

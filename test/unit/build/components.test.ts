@@ -52,6 +52,12 @@ test("lay-in: enableUnits are enabled as systemctl enable would (WantedBy= symli
   await assert.rejects(layInComponents(scratch(t), { ...guestos, enableUnits: ["no-such.service"] }), /enableUnits/);
 });
 
+test("lay-in: maskUnits are masked as systemctl mask would (symlinks to /dev/null)", async (t) => {
+  const tree = scratch(t);
+  await layInComponents(tree, { ...guestos, enableUnits: [], maskUnits: ["e2scrub_all.timer", "sys-kernel-debug.mount"] });
+  for (const unit of ["e2scrub_all.timer", "sys-kernel-debug.mount"]) assert.equal(readlinkSync(join(tree, "etc/systemd/system", unit)), "/dev/null");
+});
+
 test("lay-in: a fileModes path the image does not have is an error naming os.yaml", async (t) => {
   await assert.rejects(layInComponents(scratch(t), { ...guestos, enableUnits: [], fileModes: { "/etc/nope": "0400" } }), /os\.yaml: fileModes: \/etc\/nope is not a file/);
 });
@@ -67,5 +73,6 @@ test("the Dockerfile context gets the initramfs-tools files only; the digest fol
   assert.equal(await componentsDigest(guestos), d);
   assert.notEqual(await componentsDigest({ ...guestos, enableUnits: [] }), d);
   assert.notEqual(await componentsDigest({ ...guestos, fileModes: {} }), d);
+  assert.notEqual(await componentsDigest({ ...guestos, maskUnits: [] }), d);
   assert.notEqual(await componentsDigest({ ...guestos, components: guestos.components.slice(1) }), d);
 });

@@ -74,6 +74,16 @@ test("ext4: e2fsck clean; contents, owners, modes and times as expected", async 
   for (const field of ["Filesystem created", "Last write time", "Last checked"]) assert.match(sb, new RegExp(`${field}:\\s+Tue Nov 14 22:13:20 2023`));
 });
 
+test("ext4: rootMode sets the root directory's mode (mke2fs -d keeps 0755)", async (t) => {
+  const dir = scratch(t);
+  mkdirSync(join(dir, "empty"));
+  const img = join(dir, "config.img");
+  await buildExt4({ ...opts(join(dir, "empty"), img), rootMode: 0o700 });
+  await run("e2fsck", ["-fn", img]);
+  assert.match(await debugfs(img, "stat /"), /Mode:\s+0700[\s\S]*User:\s+0\s+Group:\s+0/);
+  await assert.rejects(buildExt4({ ...opts(join(dir, "empty"), join(dir, "x.img")), rootMode: 0o10000 }), /rootMode/);
+});
+
 test("ext4: a tree bigger than the image fails naming image and sizes; nothing left behind", async (t) => {
   const dir = scratch(t);
   mkdirSync(join(dir, "tree"));

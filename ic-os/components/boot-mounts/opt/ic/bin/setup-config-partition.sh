@@ -1,5 +1,6 @@
 #!/bin/sh
-# Make an ext4 filesystem on the config partition on first boot (the image ships it as zeros).
+# Make an ext4 filesystem on the config partition on first boot if it has none (icos images ship
+# it already formatted, empty; a layout with filesystem: none ships it as zeros).
 # It holds the node's identity (ssh host keys, machine-id, saved config), so it is formatted only
 # when it is provably blank: blkid finds no signature at all and its first MiBs are zeros.
 # Anything else but an ext4 filesystem is an error that stops the boot service, untouched.

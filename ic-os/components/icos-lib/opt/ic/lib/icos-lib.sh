@@ -59,3 +59,27 @@ icos_running_slot() {
   done
   echo "$slot"
 }
+
+# icos_unit_name PATH SUFFIX: the unit systemd names after PATH (systemd-escape --path
+# --suffix=SUFFIX), in the shell: each exec of systemd-escape costs ~100 ms of emulated CPU in a
+# generator, which every boot waits for. Paths of other characters go to systemd-escape itself.
+icos_unit_name() {
+  rest=$1
+  while [ "${rest#/}" != "$rest" ]; do rest=${rest#/}; done
+  while [ "${rest%/}" != "$rest" ]; do rest=${rest%/}; done
+  case $rest in
+    "") echo "-.$2"; return ;;
+    .* | */.* | *//* | *[!A-Za-z0-9:_./-]*) systemd-escape --path --suffix="$2" "$1"; return ;;
+  esac
+  name=""
+  while [ -n "$rest" ]; do
+    c=${rest%"${rest#?}"}
+    rest=${rest#?}
+    case $c in
+      /) name="$name-" ;;
+      -) name="$name\\x2d" ;;
+      *) name="$name$c" ;;
+    esac
+  done
+  echo "$name.$2"
+}
