@@ -2,7 +2,7 @@
 // fails (timeout, panic, failed boot, QEMU gone or stuck), with the console's and QEMU's last lines.
 import { ToolFailedError } from "../errors.ts";
 
-export type VmFailure = "timeout" | "panic" | "not-ready" | "exited" | "qemu-error";
+export type VmFailure = "timeout" | "panic" | "not-ready" | "exited" | "qemu-error" | "paused";
 
 /** Where a failed VM's evidence is, for the message. */
 export interface VmErrorContext {

@@ -23,6 +23,12 @@ export { cleanConsoleText, MILESTONES, PANIC_LINE, parseReadyLine, READY_LINE, t
 
 const TAIL_LINES = 40;
 const POLL_MS = 100;
+/** QMP run states in which the guest no longer runs by itself, and what they mean. */
+const STOPPED: Record<string, string> = {
+  "io-error": "a write to its disk failed on the host; is the host's disk full (df -h on the VM's work dir)?",
+  "internal-error": "QEMU hit an internal error (see qemu.log)",
+  "guest-panicked": "the guest kernel panicked",
+};
 
 export interface StartVmOptions {
   /** A raw disk image; used read-only as the overlay's backing file. */
@@ -273,6 +279,9 @@ class Vm implements VmHandle {
   private tick(): void {
     this.serial.read(false).catch(() => undefined); // tried again on the next tick
     if (this.reboots.stalled(Date.now())) void this.resetHungReboot();
+    // Every 5 s: is the guest still running? QEMU pauses it, silently, when a disk write fails on
+    // the host (werror=enospc by default: the overlay's filesystem is full).
+    if (this.polls % 50 === 49) void this.checkRunState();
     // qemu.log is small and rarely written: look at it every second.
     if (++this.polls % 10 === 0) {
       void readFile(this.qemuLog, "utf8")
@@ -282,6 +291,15 @@ class Vm implements VmHandle {
         })
         .catch(() => undefined);
     }
+  }
+
+  /** Fail the waits when QEMU has stopped running the guest (query-status): a paused VM never speaks again. */
+  private async checkRunState(): Promise<void> {
+    const state = await qmpCommand(this.info.qmpSocket, "query-status", 2000).catch(() => undefined);
+    const status = (state as { status?: unknown } | undefined)?.status;
+    if (typeof status !== "string" || !(status in STOPPED)) return;
+    const text = await readFile(this.qemuLog, "utf8").catch(() => "");
+    this.serial.fail(this.error("paused", `QEMU stopped running the guest (status ${status}): ${STOPPED[status]}`, lastLines(text, 10)));
   }
 
   /** The guest asked for a reset that never happened (reboot-watch.ts): do it, and say so in qemu.log. */

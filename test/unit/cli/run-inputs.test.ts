@@ -7,6 +7,7 @@ import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { icos, type CliResult } from "../../helpers/cli.ts";
 import { scratch } from "../../helpers/tmp.ts";
+import { ROOT } from "../../../src/paths.ts";
 
 function fakeQemu(t: TestContext) {
   const dir = scratch(t, "icos-fake-qemu-");
@@ -48,4 +49,19 @@ test("icos run: a missing disk, a directory, a bad --memory, a missing --config-
     [[disk, "--ssh-port", String(port)], new RegExp(`^error: ssh port ${port}: 127\\.0\\.0\\.1:${port} is already in use\\n`)],
   ];
   for (const [args, message] of cases) refusedEarly(icos(["run", ...args], { env: q.env }), q.called(), message);
+});
+
+test("icos run --wait-ready: a guest QEMU has paused (io-error: the host's disk is full) fails within seconds, saying so", async (t) => {
+  const dir = scratch(t, "icos-paused-qemu-");
+  mkdirSync(join(dir, "bin"));
+  // QEMU's arguments are passed through and ignored; the stand-in answers query-status with io-error.
+  writeFileSync(join(dir, "bin", "qemu-system-x86_64"), `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "test/fixtures/fake-qemu/main.mjs")}" status=io-error "$@"\n`);
+  chmodSync(join(dir, "bin", "qemu-system-x86_64"), 0o755);
+  const disk = join(dir, "disk.img");
+  writeFileSync(disk, Buffer.alloc(1 << 20));
+  const started = Date.now();
+  const r = icos(["run", disk, "--wait-ready", "--timeout", "60"], { env: { PATH: `${join(dir, "bin")}:${process.env.PATH}`, ICOS_ACCEL: "tcg", ICOS_CACHE_DIR: join(dir, "cache") } });
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /QEMU stopped running the guest \(status io-error\): a write to its disk failed on the host; is the host's disk full/);
+  assert.ok(Date.now() - started < 30_000, `took ${Date.now() - started} ms`);
 });
