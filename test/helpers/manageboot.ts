@@ -100,15 +100,14 @@ export interface UpdateImage {
 }
 
 /** An update-img.tar.zst like the build makes: an ext4 boot.img carrying version.txt, a sparse root.img. */
-export async function updateImage(dir: string, version: string, o: { rootBytes?: number; omit?: (typeof UPDATE_IMAGE_MEMBERS)[number] } = {}): Promise<UpdateImage> {
+export async function updateImage(dir: string, version: string, o: { rootBytes?: number; rootData?: number[]; omit?: (typeof UPDATE_IMAGE_MEMBERS)[number] } = {}): Promise<UpdateImage> {
   const work = join(dir, `update-${version}`);
   mkdirSync(join(work, "tree"), { recursive: true });
   writeFileSync(join(work, "tree/version.txt"), version + "\n");
   await buildExt4({ tree: join(work, "tree"), out: join(work, "boot.img"), sizeBytes: 4 * MIB, label: "boot", uuid: "0b0b0b0b-0000-4000-8000-000000000001", sourceDateEpoch: SDE, blockSize: 1024 });
   // Data, a long zero run (stored as a hole), data: the device must write the zeros too.
   const root = Buffer.alloc(o.rootBytes ?? 3 * MIB);
-  randomBytes(4096).copy(root, 0);
-  randomBytes(4096).copy(root, root.length - 4096);
+  for (const at of o.rootData ?? [0, root.length - 4096]) randomBytes(4096).copy(root, at);
   writeFileSync(join(work, "root.img"), root);
   const file = join(dir, `update-img-${version}.tar.zst`);
   const images = { out: file, version, bootImg: join(work, "boot.img"), rootImg: join(work, "root.img"), mtime: SDE };

@@ -67,6 +67,19 @@ test("upgrade-install writes the target slot, wipes its var and marks the instal
   assert.match(dev.run(["confirm"], { slot: "B" }).stderr, /already stable/);
 });
 
+test("upgrade-install writes only the image's data: runs close together merged, far apart separate, the rest zeroed", async (t) => {
+  const dir = scratch(t, "icos-manageboot-");
+  const dev = device(dir);
+  // Data at 0 and 512 KiB (one write), at 2.5 MiB, and in the last block; the device held 0x55 before.
+  const upd = await updateImage(dir, "2.0.0", { rootBytes: 4 * MIB, rootData: [0, 512 * 1024, 2.5 * MIB, 4 * MIB - 4096] });
+  const r = dev.run(["upgrade-install", upd.file, upd.sha256]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(startsWith(dev.part("B_root"), upd.root), "B_root holds root.img, its zeros included");
+  const extents = /writing root\.img to \S+: (\d+) MiB of data in (\d+) extents/.exec(r.stderr);
+  assert.ok(extents, r.stderr);
+  assert.equal(extents[2], "3", "three writes: the two runs 512 KiB apart are one");
+});
+
 test("a corrupted, truncated or incomplete update image is refused before anything is written", async (t) => {
   const dir = scratch(t, "icos-manageboot-");
   const dev = device(dir);
