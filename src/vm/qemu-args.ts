@@ -65,8 +65,7 @@ export function qemuValue(value: string): string {
 /** argv for qemu-system-x86_64 (without the program name). */
 export function qemuArgs(o: QemuArgsOptions): string[] {
   const args = [
-    // smm=off: Debian's OVMF.fd is built without SMM, and emulating SMM under TCG is a suspect in
-    // the rare reboot that never comes back (reboot-watch.ts); q35 turns it on by default.
+    // smm=off: Debian's OVMF.fd is built without SMM; q35 turns it on by default.
     "-machine", "q35,smm=off",
     "-accel", o.accel,
     // TCG: "max" enables every feature TCG emulates, including SVM, so a HostOS guest can run
@@ -88,7 +87,7 @@ export function qemuArgs(o: QemuArgsOptions): string[] {
     "-netdev", `user,id=n0,ipv4=on,ipv6=on,ipv6-prefix=${GUEST_IPV6_PREFIX},ipv6-prefixlen=64,hostfwd=tcp:127.0.0.1:${o.sshPort}-:22`,
     // romfile= (empty): no iPXE option ROM, so OVMF has no network boot entry to try.
     "-device", "virtio-net-pci,netdev=n0,romfile=",
-    "-chardev", `socket,id=ser0,path=${qemuValue(o.serialSocket)},server=on,wait=off,logfile=${qemuValue(o.serialLog)}`,
+    "-chardev", `socket,id=ser0,path=${qemuValue(o.serialSocket)},server=on,wait=off,logfile=${qemuValue(o.serialLog)},logappend=on`,
     "-serial", "chardev:ser0",
     "-display", "none",
     "-monitor", "none",

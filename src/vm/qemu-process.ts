@@ -24,9 +24,9 @@ function track(child: ChildProcess): void {
 }
 
 /** Start QEMU with `args` in `workDir`, its stdout and stderr into `qemuLog`; owned (and killed on exit) until released. */
-export async function startQemu(args: readonly string[], workDir: string, qemuLog: string): Promise<ChildProcess> {
-  // Emptied, then opened for appending: lines icos adds (reboot-watch notes) are not overwritten.
-  writeFileSync(qemuLog, "");
+export async function startQemu(args: readonly string[], workDir: string, qemuLog: string, o: { append?: boolean } = {}): Promise<ChildProcess> {
+  // Emptied (unless `append`: the same VM again), then opened for appending: lines icos adds are not overwritten.
+  if (!o.append) writeFileSync(qemuLog, "");
   const logFd = openSync(qemuLog, "a");
   let child: ChildProcess;
   try {

@@ -77,3 +77,49 @@ export async function qmpCommand(path: string, command: string, timeoutMs = 5000
     sock.destroy();
   }
 }
+
+export interface QmpEvent {
+  event: string;
+  data?: Record<string, unknown>;
+}
+
+/**
+ * Listen to QEMU's events on a QMP socket of its own (one client per socket: `icos stop` keeps
+ * the other). Retries the connection for `connectMs` (QEMU makes the socket as it starts).
+ * Resolves once listening, with a promise that settles when QEMU closes the connection (it exits):
+ * every event it sent has been handed to `onEvent` by then.
+ */
+export async function qmpEvents(path: string, onEvent: (e: QmpEvent) => void, connectMs = 10_000): Promise<{ closed: Promise<void>; close: () => void }> {
+  const until = Date.now() + connectMs;
+  let sock: Socket | undefined;
+  while (!sock) {
+    try {
+      sock = await connectUnix(path);
+    } catch (e) {
+      if (Date.now() > until) throw new QmpError(`cannot connect to ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  const s = sock;
+  let buffered = "";
+  s.setEncoding("utf8");
+  s.on("data", (text: string) => {
+    buffered += text;
+    const lines = buffered.split("\n");
+    buffered = lines.pop()!;
+    for (const line of lines) {
+      let msg: unknown;
+      try {
+        msg = JSON.parse(line);
+      } catch {
+        continue; // QMP sends only JSON
+      }
+      if (typeof msg !== "object" || msg === null) continue;
+      if ("QMP" in msg) s.write(JSON.stringify({ execute: "qmp_capabilities" }) + "\n"); // events flow after this
+      else if ("event" in msg && typeof msg.event === "string") onEvent(msg as QmpEvent);
+    }
+  });
+  s.on("error", () => undefined); // "close" follows
+  const closed = new Promise<void>((resolve) => s.once("close", () => resolve()));
+  return { closed, close: () => s.destroy() };
+}

@@ -14,10 +14,10 @@ import { OVMF_PATH, QEMU_BINARY, qemuArgs, qemuValue } from "./qemu-args.ts";
 import { QEMU_FATAL, releaseQemu, startQemu, stopQemu } from "./qemu-process.ts";
 import { SerialWatch, type SeenLine } from "./serial-watch.ts";
 import { VmError, type VmErrorContext, type VmFailure } from "./vm-error.ts";
-import { removeRecord, targetOfDisk, writeRecord } from "./registry.ts";
+import { removeRecord, targetOfDisk, writeRecord, type VmRecord } from "./registry.ts";
 import { KNOWN_HOSTS_FILE, prepareWorkDir, WORK_FILES } from "./work-dir.ts";
-import { qmpCommand } from "./qmp.ts";
-import { RebootWatch, RESET_STALL_MS } from "./reboot-watch.ts";
+import { qmpCommand, qmpEvents } from "./qmp.ts";
+import { saveQemuArgv } from "./supervise.ts";
 
 export { cleanConsoleText, MILESTONES, PANIC_LINE, parseReadyLine, READY_LINE, type ReadyState } from "./console.ts";
 
@@ -47,7 +47,9 @@ export interface StartVmOptions {
   /** Default: chooseAccel() (ICOS_ACCEL, else the cached KVM probe). */
   accel?: AccelDecision;
   ovmf?: string;
+  /** QEMU exits when the guest reboots, and stays gone. */
   noReboot?: boolean;
+
   /** stop() leaves the overlay in the work directory. */
   keep?: boolean;
   /** With workDir: boot the overlay already there (a VM stopped with `keep`), as after a power cut. */
@@ -90,7 +92,7 @@ export interface VmHandle {
   waitReady(timeoutMs: number): Promise<ReadyResult>;
   /** SIGTERM, then SIGKILL after 5 s; removes the overlay and socket unless `keep`. */
   stop(): Promise<void>;
-  /** Stop watching and let QEMU outlive this process (it keeps running in the background); stop() no longer applies. */
+  /** Stop watching and let QEMU outlive this process (it keeps running in the background); stop() no longer applies. A guest reboot then needs `icos vm-supervise` (supervise.ts) to get a new QEMU. */
   detach(): void;
 }
 
@@ -140,13 +142,22 @@ export async function startVm(o: StartVmOptions): Promise<VmHandle> {
     serialSocket: files.serialSocket,
     serialLog: files.serialLog,
     configMedia,
-    noReboot: o.noReboot,
+    // Each guest reboot ends this QEMU and, unless the caller asked for just that, starts a fresh
+    // one (Vm, supervise.ts): under TCG a reset inside QEMU is followed by minutes of firmware
+    // (OVMF) crawling, seen here from 100 s to over 10 min, on every reboot.
+    noReboot: true,
   });
   // QMP lets `icos stop` ask the guest to power off (ACPI) before it falls back to signals.
   args.push("-qmp", `unix:${qemuValue(files.qmpSocket)},server=on,wait=off`);
+  const respawn = o.noReboot !== true;
+  if (respawn) {
+    // A second QMP socket, where the launcher hears why QEMU ends (SHUTDOWN reason guest-reset).
+    args.push("-qmp", `unix:${qemuValue(files.qmpEventsSocket)},server=on,wait=off`);
+    saveQemuArgv(workDir, args);
+  }
   const child = await startQemu(args, workDir, join(workDir, files.qemuLog));
   // The record that `icos ps`, `stop`, `ssh` and `console` find the VM by (registry.ts).
-  writeRecord({
+  const record: VmRecord = {
     version: 1,
     name: basename(workDir),
     target: o.target ?? targetOfDisk(disk),
@@ -163,8 +174,9 @@ export async function startVm(o: StartVmOptions): Promise<VmHandle> {
     accel: accel.accel,
     keep: o.keep ?? false,
     startedAt: Date.now(),
-  });
-  return new Vm(child, {
+  };
+  writeRecord(record);
+  const vm = new Vm(child, {
     disk,
     workDir,
     sshPort,
@@ -176,10 +188,17 @@ export async function startVm(o: StartVmOptions): Promise<VmHandle> {
     serialLog: join(workDir, files.serialLog),
     qemuLog: join(workDir, files.qemuLog),
     qmpSocket: join(workDir, files.qmpSocket),
+    record,
+    respawn: respawn ? { args, eventsSocket: join(workDir, files.qmpEventsSocket) } : undefined,
   });
+  await vm.listen();
+  return vm;
 }
 
 interface VmInfo extends VmErrorContext {
+  record: VmRecord;
+  /** Start a fresh QEMU (these args) when the guest resets, told by the events socket. */
+  respawn: { args: string[]; eventsSocket: string } | undefined;
   sshPort: number;
   qmpSocket: string;
   accel: AccelDecision;
@@ -189,7 +208,7 @@ interface VmInfo extends VmErrorContext {
 }
 
 class Vm implements VmHandle {
-  readonly pid: number;
+  pid: number;
   readonly sshPort: number;
   readonly serialLog: string;
   readonly serialSocket: string;
@@ -202,10 +221,15 @@ class Vm implements VmHandle {
   private readonly serial: SerialWatch;
   private readonly poll: NodeJS.Timeout;
   private polls = 0;
-  private readonly reboots = new RebootWatch();
+  /** The reason of QEMU's last SHUTDOWN event ("guest-reset" on a reboot), from the events socket. */
+  private shutdownReason: string | undefined;
+  private events: { closed: Promise<void>; close: () => void } | undefined;
+  private stopping = false;
+  private detached = false;
+  private settleExit!: (exit: VmExit) => void;
 
   constructor(
-    private readonly child: ChildProcess,
+    private child: ChildProcess,
     private readonly info: VmInfo,
   ) {
     this.pid = child.pid!;
@@ -217,11 +241,53 @@ class Vm implements VmHandle {
     this.accel = info.accel;
     this.command = info.command;
     this.serial = new SerialWatch(info.serialLog, this.startedAt, (line) => this.serial.fail(this.error("panic", `the guest panicked: ${line.trim()}`, "")));
-    this.serial.onLine((line) => this.reboots.saw(line, Date.now()));
     this.poll = setInterval(() => this.tick(), POLL_MS);
-    this.exited = new Promise((resolveExit) => {
-      child.once("exit", (code, signal) => void this.onExit({ code, signal }).then(() => resolveExit({ code, signal })));
+    this.exited = new Promise((resolveExit) => (this.settleExit = resolveExit));
+    this.watch(child);
+  }
+
+  /** Connect to the events socket (when this VM restarts QEMU on a guest reboot). */
+  async listen(): Promise<void> {
+    if (!this.info.respawn) return;
+    this.shutdownReason = undefined;
+    this.events = await qmpEvents(this.info.respawn.eventsSocket, (e) => {
+      if (e.event === "SHUTDOWN" && typeof e.data?.reason === "string") this.shutdownReason = e.data.reason;
+    }).catch(async (e: Error) => {
+      await appendFile(this.qemuLog, `icos: no QMP events (${e.message}): a guest reboot will end the VM\n`).catch(() => undefined);
+      return undefined;
     });
+  }
+
+  private watch(child: ChildProcess): void {
+    child.once("exit", (code, signal) => void this.onChildExit({ code, signal }));
+  }
+
+  private async onChildExit(exit: VmExit): Promise<void> {
+    // Every event QEMU sent is in once it has closed the socket (it does as it exits).
+    if (this.events) await Promise.race([this.events.closed, new Promise((r) => setTimeout(r, 2000))]);
+    if (this.info.respawn && !this.stopping && !this.detached && exit.code === 0 && this.shutdownReason === "guest-reset") {
+      const restarted = await this.restart().catch(async (e: Error) => {
+        await appendFile(this.qemuLog, `icos: cannot start QEMU again after the guest's reboot: ${e.message}\n`).catch(() => undefined);
+        return false;
+      });
+      if (restarted) return;
+    }
+    await this.onExit(exit);
+    this.settleExit(exit);
+  }
+
+  /** The guest rebooted and QEMU exited (-no-reboot): the same machine again in a fresh QEMU. */
+  private async restart(): Promise<boolean> {
+    const respawn = this.info.respawn!;
+    await appendFile(this.qemuLog, "icos: the guest rebooted; starting a fresh QEMU on the same disk (a reset inside QEMU leaves OVMF crawling under TCG)\n");
+    const child = await startQemu(respawn.args, this.workDir, this.qemuLog, { append: true });
+    this.child = child;
+    this.pid = child.pid!;
+    writeRecord({ ...this.info.record, pid: this.pid });
+    this.watch(child);
+    if (this.stopping) child.kill("SIGTERM"); // stop() came while this one was starting
+    await this.listen();
+    return true;
   }
 
   onLine(listener: (line: string, elapsedMs: number) => void): void {
@@ -248,16 +314,20 @@ class Vm implements VmHandle {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     await stopQemu(this.child, this.exited);
     removeRecord(this.workDir);
     if (!this.info.keep) {
       await rm(this.info.overlay, { force: true });
       await rm(this.info.serialSocket, { force: true });
       await rm(join(this.workDir, WORK_FILES.qmpSocket), { force: true });
+      await rm(join(this.workDir, WORK_FILES.qmpEventsSocket), { force: true });
     }
   }
 
   detach(): void {
+    this.detached = true;
+    this.events?.close();
     clearInterval(this.poll);
     releaseQemu(this.child);
     this.child.removeAllListeners("exit");
@@ -278,7 +348,6 @@ class Vm implements VmHandle {
 
   private tick(): void {
     this.serial.read(false).catch(() => undefined); // tried again on the next tick
-    if (this.reboots.stalled(Date.now())) void this.resetHungReboot();
     // Every 5 s: is the guest still running? QEMU pauses it, silently, when a disk write fails on
     // the host (werror=enospc by default: the overlay's filesystem is full).
     if (this.polls % 50 === 49) void this.checkRunState();
@@ -300,13 +369,6 @@ class Vm implements VmHandle {
     if (typeof status !== "string" || !(status in STOPPED)) return;
     const text = await readFile(this.qemuLog, "utf8").catch(() => "");
     this.serial.fail(this.error("paused", `QEMU stopped running the guest (status ${status}): ${STOPPED[status]}`, lastLines(text, 10)));
-  }
-
-  /** The guest asked for a reset that never happened (reboot-watch.ts): do it, and say so in qemu.log. */
-  private async resetHungReboot(): Promise<void> {
-    const note = `icos: no serial output for ${RESET_STALL_MS / 1000} s after the guest's "reboot: machine restart" (a QEMU/OVMF reset that hung); resetting it over QMP`;
-    await appendFile(this.qemuLog, note + "\n").catch(() => undefined);
-    await qmpCommand(this.info.qmpSocket, "system_reset").catch(async (e: Error) => appendFile(this.qemuLog, `icos: system_reset failed: ${e.message}\n`).catch(() => undefined));
   }
 
   private error(kind: VmFailure, summary: string, qemuLogTail: string): VmError {

@@ -14,6 +14,10 @@ export const WORK_FILES = {
   overlay: "overlay.qcow2",
   serialSocket: "ser.sock",
   qmpSocket: "qmp.sock",
+  /** A second QMP socket: the launcher listens there for the guest's reset (vm.ts). */
+  qmpEventsSocket: "qmp-ev.sock",
+  /** QEMU's argv, for a restart by `icos vm-supervise` (supervise.ts). */
+  qemuArgv: "qemu-argv.json",
   serialLog: "serial.log",
   qemuLog: "qemu.log",
   record: RECORD_FILE,

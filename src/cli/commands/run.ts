@@ -2,6 +2,8 @@ import type { Command } from "commander";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { ToolMissingError, UserError } from "../../errors.ts";
+import { start } from "../../exec.ts";
+import { superviseReboots } from "../../vm/supervise.ts";
 import { resolveArtifact } from "../../model/target.ts";
 import { inputFile } from "../../user-files.ts";
 import { chooseAccel, describeAccel } from "../../vm/accel.ts";
@@ -56,6 +58,12 @@ function consoleStream(write: (bytes: Buffer) => void): (chunk: Buffer) => void 
 }
 
 export function register(program: Command): void {
+  // Internal: started detached by `icos run --wait-ready --keep` (src/vm/supervise.ts).
+  program
+    .command("vm-supervise", { hidden: true })
+    .description("start a fresh QEMU each time the guest of a background VM reboots (started by icos run --keep)")
+    .argument("<work-dir>", "the VM's work directory")
+    .action(async (workDir: string) => superviseReboots(workDir));
   addOutputDirFlag(
     program
       .command("run")
@@ -165,6 +173,8 @@ async function waitReady(vm: VmHandle, timeoutSeconds: number, opts: RunOptions)
   }
   if (opts.keep) {
     vm.detach();
+    // Someone must start a fresh QEMU when the guest reboots (an upgrade does): a detached supervisor.
+    (await start(process.execPath, [...process.execArgv, process.argv[1]!, "vm-supervise", vm.workDir], { detached: true })).unref();
     if (opts.json) printJson({ ...summary, pid: vm.pid });
     else {
       console.log(`ready after ${summary.seconds.toFixed(1)} s (${summary.accel.toUpperCase()}); the VM keeps running`);

@@ -25,7 +25,7 @@ const DEVICES = [
   "-device", "virtio-blk-pci,drive=disk0,bootindex=0",
   "-netdev", "user,id=n0,ipv4=on,ipv6=on,ipv6-prefix=fd00:cafe::,ipv6-prefixlen=64,hostfwd=tcp:127.0.0.1:2222-:22",
   "-device", "virtio-net-pci,netdev=n0,romfile=",
-  "-chardev", "socket,id=ser0,path=ser.sock,server=on,wait=off,logfile=serial.log",
+  "-chardev", "socket,id=ser0,path=ser.sock,server=on,wait=off,logfile=serial.log,logappend=on",
   "-serial", "chardev:ser0",
   "-display", "none",
   "-monitor", "none",
@@ -50,7 +50,7 @@ describe("qemuArgs", () => {
   test("commas in paths are doubled, as QEMU's option syntax requires", () => {
     const args = qemuArgs({ ...BASE, overlay: "/tmp/a,b/overlay.qcow2", serialLog: "/x,y/serial.log", configMedia: "c,d.img" });
     assert.ok(args.includes("if=none,id=disk0,file=/tmp/a,,b/overlay.qcow2,format=qcow2"));
-    assert.ok(args.includes("socket,id=ser0,path=ser.sock,server=on,wait=off,logfile=/x,,y/serial.log"));
+    assert.ok(args.includes("socket,id=ser0,path=ser.sock,server=on,wait=off,logfile=/x,,y/serial.log,logappend=on"));
     assert.ok(args.includes("if=none,id=cfg,file=c,,d.img,format=raw,readonly=on"));
     assert.equal(qemuValue("no-comma"), "no-comma");
   });
