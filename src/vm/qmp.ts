@@ -12,6 +12,27 @@ export class QmpError extends Error {
   }
 }
 
+/** Each JSON object QEMU sends on `sock` (one per line), then `afterChunk` once per chunk read. */
+function onMessages(sock: Socket, onMessage: (msg: Record<string, unknown>) => void, afterChunk?: () => void): void {
+  let buffered = "";
+  sock.setEncoding("utf8");
+  sock.on("data", (text: string) => {
+    buffered += text;
+    const lines = buffered.split("\n");
+    buffered = lines.pop()!;
+    for (const line of lines) {
+      let msg: unknown;
+      try {
+        msg = JSON.parse(line);
+      } catch {
+        continue; // not JSON: ignored (QMP sends only JSON)
+      }
+      if (typeof msg === "object" && msg !== null) onMessage(msg as Record<string, unknown>);
+    }
+    afterChunk?.();
+  });
+}
+
 /** Run `command` over the QMP socket at `path`; resolves with its "return" value. */
 export async function qmpCommand(path: string, command: string, timeoutMs = 5000): Promise<unknown> {
   let sock: Socket;
@@ -23,22 +44,9 @@ export async function qmpCommand(path: string, command: string, timeoutMs = 5000
   const replies: Record<string, unknown>[] = [];
   let wake: (() => void) | undefined;
   let closed = false;
-  let buffered = "";
-  sock.setEncoding("utf8");
-  sock.on("data", (text: string) => {
-    buffered += text;
-    const lines = buffered.split("\n");
-    buffered = lines.pop()!;
-    for (const line of lines) {
-      try {
-        const msg = JSON.parse(line) as Record<string, unknown>;
-        if (typeof msg === "object" && msg !== null && !("event" in msg)) replies.push(msg);
-      } catch {
-        // not JSON: ignored (QMP sends only JSON)
-      }
-    }
-    wake?.();
-  });
+  onMessages(sock, (msg) => {
+    if (!("event" in msg)) replies.push(msg);
+  }, () => wake?.());
   sock.on("close", () => {
     closed = true;
     wake?.();
@@ -101,23 +109,9 @@ export async function qmpEvents(path: string, onEvent: (e: QmpEvent) => void, co
     }
   }
   const s = sock;
-  let buffered = "";
-  s.setEncoding("utf8");
-  s.on("data", (text: string) => {
-    buffered += text;
-    const lines = buffered.split("\n");
-    buffered = lines.pop()!;
-    for (const line of lines) {
-      let msg: unknown;
-      try {
-        msg = JSON.parse(line);
-      } catch {
-        continue; // QMP sends only JSON
-      }
-      if (typeof msg !== "object" || msg === null) continue;
-      if ("QMP" in msg) s.write(JSON.stringify({ execute: "qmp_capabilities" }) + "\n"); // events flow after this
-      else if ("event" in msg && typeof msg.event === "string") onEvent(msg as QmpEvent);
-    }
+  onMessages(s, (msg) => {
+    if ("QMP" in msg) s.write(JSON.stringify({ execute: "qmp_capabilities" }) + "\n"); // events flow after this
+    else if (typeof msg.event === "string") onEvent(msg as unknown as QmpEvent);
   });
   s.on("error", () => undefined); // "close" follows
   const closed = new Promise<void>((resolve) => s.once("close", () => resolve()));
