@@ -1,8 +1,8 @@
 // Checks the host for every tool and file icos uses (src/host-tools.ts), with versions, which of
 // them a command needs and which only the tests do, and whether QEMU can use KVM here.
-import { closeSync, constants, existsSync, openSync, readFileSync } from "node:fs";
+import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { release } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { run, which } from "../exec.ts";
 import { HOST_FILES, HOST_TOOLS } from "../host-tools.ts";
 import { cacheDir } from "../paths.ts";
@@ -108,15 +108,67 @@ export function checkKvm(o: KvmCheckOptions = {}): KvmCheck {
 
 const versionCache = new Map<string, Promise<string>>();
 
-/** Versions of host tools, for build digests and manifests (asked once per process). */
-export async function toolVersions(commands: readonly string[]): Promise<Record<string, string>> {
+/** Versions of host tools, for build digests and manifests (asked once per process, remembered on disk). */
+export async function toolVersions(commands: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const command of commands) {
     const tool = HOST_TOOLS.find((t) => t.command === command);
     if (!versionCache.has(command)) {
-      versionCache.set(command, toolVersion(tool?.versionCommand ?? command, tool?.versionArgs ?? ["--version"]).then((v) => v ?? "unknown"));
+      versionCache.set(command, rememberedToolVersion(tool?.versionCommand ?? command, tool?.versionArgs ?? ["--version"], join(cacheDir(env), VERSIONS_FILE)));
     }
     out[command] = await versionCache.get(command)!;
   }
   return out;
+}
+
+// Asking a tool its version costs 0.1-0.3 s each (mmdebstrap is perl, podman asks conmon and
+// runc), a second of every build for ten tools. The answers are kept in the cache directory, each
+// under the identity of the binary that gave it (real path, size, mtime, inode): an upgraded or
+// replaced tool is asked again.
+const VERSIONS_FILE = "tool-versions.json";
+
+/** The executable `command` resolves to on PATH, identified; undefined when there is none. */
+function binaryIdentity(command: string, env: NodeJS.ProcessEnv): string | undefined {
+  for (const dir of (env.PATH ?? "").split(":")) {
+    try {
+      const real = realpathSync(join(dir || ".", command));
+      const st = statSync(real);
+      if (st.isFile() && st.mode & 0o111) return `${real}:${st.size}:${st.mtimeMs}:${st.ino}`;
+    } catch {
+      // not in this directory
+    }
+  }
+  return undefined;
+}
+
+/** toolVersion(command, args) ("unknown" when it prints none), remembered in `file` per binary. */
+export async function rememberedToolVersion(command: string, args: string[], file: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const id = binaryIdentity(command, env);
+  const key = `${id} ${args.join(" ")}`;
+  let known: Record<string, string> = {};
+  try {
+    known = JSON.parse(readFileSync(file, "utf8")) as Record<string, string>;
+  } catch {
+    // none yet, or unreadable: asked again
+  }
+  if (id && typeof known[key] === "string") return known[key];
+  const version = (await toolVersion(command, args)) ?? "unknown";
+  if (id) {
+    try {
+      mkdirSync(dirname(file), { recursive: true });
+      const tmp = `${file}.tmp-${process.pid}`;
+      // Re-read: another build may have added its tools meanwhile.
+      let now: Record<string, string> = {};
+      try {
+        now = JSON.parse(readFileSync(file, "utf8")) as Record<string, string>;
+      } catch {
+        // start afresh
+      }
+      writeFileSync(tmp, JSON.stringify({ ...now, [key]: version }, null, 1) + "\n", { mode: 0o644 });
+      renameSync(tmp, file);
+    } catch {
+      // a read-only cache only costs the next build the same questions
+    }
+  }
+  return version;
 }
