@@ -13,23 +13,61 @@ usage() {
   exit 2
 }
 
+# Few processes: each fork and exec costs tens of ms on an emulated CPU, and network generation is
+# on the boot's critical path. Only tr (lower case) and sha256sum run; the rest is the shell's own.
 lower() { printf '%s' "$1" | tr '[:upper:]' '[:lower:]'; }
 
+# first N STRING: the first N characters of STRING (all of it when shorter).
+first() {
+  rest=$2
+  i=0
+  while [ "$i" -lt "$1" ] && [ -n "$rest" ]; do rest=${rest#?}; i=$((i + 1)); done
+  echo "${2%"$rest"}"
+}
+
+# words "A:B:C": "A B C" (split at colons by the shell, no globbing).
+words() {
+  # shellcheck disable=SC2086 # split on purpose
+  (IFS=:; set -f; set -- $1; IFS=' '; echo "$*")
+}
+
 derive_mac() {
+  # Lower case all three in one tr; the fields hold no newline (generate-network-config refuses
+  # control characters), so they come back one per line.
+  {
+    read -r mgmt_in
+    read -r env
+    read -r node_type
+  } <<EOF_LOWER
+$(printf '%s\n%s\n%s\n' "$1" "$2" "$3" | tr '[:upper:]' '[:lower:]')
+EOF_LOWER
   # Any of the config's MAC spellings (":", "-" or no separators) seeds as lowercase colon form.
-  mgmt=$(lower "$1" | tr -d ':-' | sed 's/../&:/g; s/:$//')
-  env=$(lower "$2")
+  hex=""
+  rest=$mgmt_in
+  while [ -n "$rest" ]; do
+    c=${rest%"${rest#?}"}
+    rest=${rest#?}
+    case $c in : | -) ;; *) hex=$hex$c ;; esac
+  done
+  mgmt=""
+  while [ -n "$hex" ]; do
+    pair=$(first 2 "$hex")
+    hex=${hex#"$pair"}
+    mgmt=${mgmt:+$mgmt:}$pair
+  done
   slot=${4:-0}
-  case $(lower "$3") in
+  case $node_type in
     setupos) type=15 ;;
     hostos) type=0 ;;
     guestos) type=1 ;;
     upgradeguestos) type=2 ;;
     *) echo "icos-derive: unknown node type $3" >&2; exit 2 ;;
   esac
-  h=$(printf '%s%s\n' "$mgmt" "$env" | sha256sum | cut -c1-8)
-  h0=$(echo "$h" | cut -c1-2); h1=$(echo "$h" | cut -c3-4)
-  h2=$(echo "$h" | cut -c5-6); h3=$(echo "$h" | cut -c7-8)
+  h=$(printf '%s%s\n' "$mgmt" "$env" | sha256sum)
+  h0=$(first 2 "$h"); h=${h#??}
+  h1=$(first 2 "$h"); h=${h#??}
+  h2=$(first 2 "$h"); h=${h#??}
+  h3=$(first 2 "$h")
   if [ "$slot" -lt 16 ]; then
     printf '6a:%02x:%s:%s:%s:%s\n' $((type | (slot << 4))) "$h0" "$h1" "$h2" "$h3"
   else
@@ -41,6 +79,7 @@ derive_mac() {
 # "fd00:cafe::", "a:b:c:d:0::", "::0.0.0.0" -> "fd00 cafe 0 0". The address is expanded to its
 # eight groups (an IPv4 tail counts as two), then cut to four.
 prefix_groups() {
+  prefix_arg=$1
   p=$(lower "$1")
   p=${p%/64}
   case $p in
@@ -56,8 +95,8 @@ prefix_groups() {
       tail="$rest$(echo "$v4" | awk -F. 'NF == 4 { printf "%x:%x", $1 * 256 + $2, $3 * 256 + $4 }')"
       ;;
   esac
-  h=$(echo "$head" | tr ':' ' ')
-  t=$(echo "$tail" | tr ':' ' ')
+  h=$(words "$head")
+  t=$(words "$tail")
   # shellcheck disable=SC2086 # count the groups
   n=$(set -- $h $t; echo $#)
   zeros=""
@@ -66,13 +105,14 @@ prefix_groups() {
     while [ "$i" -lt 8 ]; do zeros="$zeros 0"; i=$((i + 1)); done
   fi
   # shellcheck disable=SC2086
-  echo $h $zeros $t | awk '{ if (NF != 8 && NF != 4) exit 1; print $1, $2, $3, $4 }' ||
-    { echo "icos-derive: not a /64 prefix: $1" >&2; exit 2; }
+  set -- $h $zeros $t
+  { [ "$#" -eq 8 ] || [ "$#" -eq 4 ]; } || { echo "icos-derive: not a /64 prefix: $prefix_arg" >&2; exit 2; }
+  echo "$1 $2 $3 $4"
 }
 
 eui64() {
   groups=$(prefix_groups "$1") || exit 2
-  mac=$(lower "$2" | tr ':' ' ')
+  mac=$(words "$(lower "$2")")
   # shellcheck disable=SC2086 # split the MAC into its six octets
   set -- $mac
   [ "$#" -eq 6 ] || { echo "icos-derive: not a MAC address" >&2; exit 2; }
