@@ -12,6 +12,8 @@ export class QmpError extends Error {
   }
 }
 
+const connectError = (path: string, e: unknown): QmpError => new QmpError(`cannot connect to ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+
 /** Each JSON object QEMU sends on `sock` (one per line), then `afterChunk` once per chunk read. */
 function onMessages(sock: Socket, onMessage: (msg: Record<string, unknown>) => void, afterChunk?: () => void): void {
   let buffered = "";
@@ -39,7 +41,7 @@ export async function qmpCommand(path: string, command: string, timeoutMs = 5000
   try {
     sock = await connectUnix(path);
   } catch (e) {
-    throw new QmpError(`cannot connect to ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw connectError(path, e);
   }
   const replies: Record<string, unknown>[] = [];
   let wake: (() => void) | undefined;
@@ -104,7 +106,7 @@ export async function qmpEvents(path: string, onEvent: (e: QmpEvent) => void, co
     try {
       sock = await connectUnix(path);
     } catch (e) {
-      if (Date.now() > until) throw new QmpError(`cannot connect to ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      if (Date.now() > until) throw connectError(path, e);
       await new Promise((r) => setTimeout(r, 50));
     }
   }

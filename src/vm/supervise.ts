@@ -10,12 +10,38 @@ import { join } from "node:path";
 import { UserError } from "../errors.ts";
 import { qmpEvents } from "./qmp.ts";
 import { releaseQemu, startQemu } from "./qemu-process.ts";
-import { isQemuIn, readRecord, writeRecord } from "./registry.ts";
+import type { ChildProcess } from "../exec.ts";
+import { isQemuIn, readRecord, writeRecord, type VmRecord } from "./registry.ts";
 import { WORK_FILES } from "./work-dir.ts";
 
 /** Keep QEMU's argv beside the VM, for a restart by another process. */
 export function saveQemuArgv(workDir: string, args: readonly string[]): void {
   writeFileSync(join(workDir, WORK_FILES.qemuArgv), JSON.stringify(args) + "\n");
+}
+
+/** QEMU's events socket, listened to: `rebooted()` once it closed tells whether the guest reset. */
+export interface ShutdownWatch {
+  /** Settles when QEMU closed the socket (it exits): every event it sent has been seen. */
+  closed: Promise<void>;
+  close(): void;
+  /** The last SHUTDOWN event's reason was guest-reset (the guest rebooted under -no-reboot). */
+  rebooted(): boolean;
+}
+
+export async function watchShutdown(eventsSocket: string): Promise<ShutdownWatch> {
+  let reason: string | undefined;
+  const events = await qmpEvents(eventsSocket, (e) => {
+    if (e.event === "SHUTDOWN" && typeof e.data?.reason === "string") reason = e.data.reason;
+  });
+  return { ...events, rebooted: () => reason === "guest-reset" };
+}
+
+/** The guest rebooted and its QEMU exited: the same machine again, in a fresh QEMU (`rec` gets its pid). */
+export async function startQemuAgain(args: readonly string[], rec: VmRecord, who: string): Promise<ChildProcess> {
+  await appendFile(rec.qemuLog, `${who}: the guest rebooted; starting a fresh QEMU on the same disk (a reset inside QEMU leaves OVMF crawling under TCG)\n`);
+  const child = await startQemu(args, rec.workDir, rec.qemuLog, { append: true });
+  writeRecord({ ...rec, pid: child.pid! });
+  return child;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -26,18 +52,13 @@ export async function superviseReboots(workDir: string): Promise<void> {
   for (;;) {
     const rec = readRecord(workDir);
     if (!rec || !isQemuIn(rec.pid, workDir)) return;
-    let reason: string | undefined;
-    const events = await qmpEvents(join(workDir, WORK_FILES.qmpEventsSocket), (e) => {
-      if (e.event === "SHUTDOWN" && typeof e.data?.reason === "string") reason = e.data.reason;
-    }).catch(() => undefined);
+    const events = await watchShutdown(join(workDir, WORK_FILES.qmpEventsSocket)).catch(() => undefined);
     if (!events) throw new UserError(`${workDir}: no QMP events socket: cannot supervise this VM`);
     await events.closed;
     while (isQemuIn(rec.pid, workDir)) await sleep(100);
-    if (reason !== "guest-reset" || !readRecord(workDir)) return;
-    await appendFile(rec.qemuLog, "icos vm-supervise: the guest rebooted; starting a fresh QEMU on the same disk\n");
-    const child = await startQemu(args, workDir, rec.qemuLog, { append: true });
+    if (!events.rebooted() || !readRecord(workDir)) return;
+    const child = await startQemuAgain(args, rec, "icos vm-supervise");
     releaseQemu(child);
     child.unref();
-    writeRecord({ ...rec, pid: child.pid! });
   }
 }

@@ -16,8 +16,8 @@ import { SerialWatch, type SeenLine } from "./serial-watch.ts";
 import { VmError, type VmErrorContext, type VmFailure } from "./vm-error.ts";
 import { removeRecord, targetOfDisk, writeRecord, type VmRecord } from "./registry.ts";
 import { KNOWN_HOSTS_FILE, prepareWorkDir, WORK_FILES } from "./work-dir.ts";
-import { qmpCommand, qmpEvents } from "./qmp.ts";
-import { saveQemuArgv } from "./supervise.ts";
+import { qmpCommand } from "./qmp.ts";
+import { saveQemuArgv, startQemuAgain, watchShutdown, type ShutdownWatch } from "./supervise.ts";
 
 export { cleanConsoleText, MILESTONES, PANIC_LINE, parseReadyLine, READY_LINE, type ReadyState } from "./console.ts";
 
@@ -49,7 +49,6 @@ export interface StartVmOptions {
   ovmf?: string;
   /** QEMU exits when the guest reboots, and stays gone. */
   noReboot?: boolean;
-
   /** stop() leaves the overlay in the work directory. */
   keep?: boolean;
   /** With workDir: boot the overlay already there (a VM stopped with `keep`), as after a power cut. */
@@ -221,9 +220,8 @@ class Vm implements VmHandle {
   private readonly serial: SerialWatch;
   private readonly poll: NodeJS.Timeout;
   private polls = 0;
-  /** The reason of QEMU's last SHUTDOWN event ("guest-reset" on a reboot), from the events socket. */
-  private shutdownReason: string | undefined;
-  private events: { closed: Promise<void>; close: () => void } | undefined;
+  /** QEMU's events socket: did the guest reboot? (only when this VM restarts QEMU on reboots) */
+  private events: ShutdownWatch | undefined;
   private stopping = false;
   private detached = false;
   private settleExit!: (exit: VmExit) => void;
@@ -249,10 +247,7 @@ class Vm implements VmHandle {
   /** Connect to the events socket (when this VM restarts QEMU on a guest reboot). */
   async listen(): Promise<void> {
     if (!this.info.respawn) return;
-    this.shutdownReason = undefined;
-    this.events = await qmpEvents(this.info.respawn.eventsSocket, (e) => {
-      if (e.event === "SHUTDOWN" && typeof e.data?.reason === "string") this.shutdownReason = e.data.reason;
-    }).catch(async (e: Error) => {
+    this.events = await watchShutdown(this.info.respawn.eventsSocket).catch(async (e: Error) => {
       await appendFile(this.qemuLog, `icos: no QMP events (${e.message}): a guest reboot will end the VM\n`).catch(() => undefined);
       return undefined;
     });
@@ -265,29 +260,26 @@ class Vm implements VmHandle {
   private async onChildExit(exit: VmExit): Promise<void> {
     // Every event QEMU sent is in once it has closed the socket (it does as it exits).
     if (this.events) await Promise.race([this.events.closed, new Promise((r) => setTimeout(r, 2000))]);
-    if (this.info.respawn && !this.stopping && !this.detached && exit.code === 0 && this.shutdownReason === "guest-reset") {
-      const restarted = await this.restart().catch(async (e: Error) => {
-        await appendFile(this.qemuLog, `icos: cannot start QEMU again after the guest's reboot: ${e.message}\n`).catch(() => undefined);
-        return false;
-      });
-      if (restarted) return;
+    if (this.info.respawn && !this.stopping && !this.detached && exit.code === 0 && this.events?.rebooted()) {
+      try {
+        await this.restart(this.info.respawn.args);
+        return;
+      } catch (e) {
+        await appendFile(this.qemuLog, `icos: cannot start QEMU again after the guest's reboot: ${(e as Error).message}\n`).catch(() => undefined);
+      }
     }
     await this.onExit(exit);
     this.settleExit(exit);
   }
 
   /** The guest rebooted and QEMU exited (-no-reboot): the same machine again in a fresh QEMU. */
-  private async restart(): Promise<boolean> {
-    const respawn = this.info.respawn!;
-    await appendFile(this.qemuLog, "icos: the guest rebooted; starting a fresh QEMU on the same disk (a reset inside QEMU leaves OVMF crawling under TCG)\n");
-    const child = await startQemu(respawn.args, this.workDir, this.qemuLog, { append: true });
+  private async restart(args: readonly string[]): Promise<void> {
+    const child = await startQemuAgain(args, this.info.record, "icos");
     this.child = child;
     this.pid = child.pid!;
-    writeRecord({ ...this.info.record, pid: this.pid });
     this.watch(child);
     if (this.stopping) child.kill("SIGTERM"); // stop() came while this one was starting
     await this.listen();
-    return true;
   }
 
   onLine(listener: (line: string, elapsedMs: number) => void): void {
@@ -366,7 +358,7 @@ class Vm implements VmHandle {
   private async checkRunState(): Promise<void> {
     const state = await qmpCommand(this.info.qmpSocket, "query-status", 2000).catch(() => undefined);
     const status = (state as { status?: unknown } | undefined)?.status;
-    if (typeof status !== "string" || !(status in STOPPED)) return;
+    if (typeof status !== "string" || !Object.hasOwn(STOPPED, status)) return;
     const text = await readFile(this.qemuLog, "utf8").catch(() => "");
     this.serial.fail(this.error("paused", `QEMU stopped running the guest (status ${status}): ${STOPPED[status]}`, lastLines(text, 10)));
   }
