@@ -25,6 +25,8 @@ export const NODE_OPERATOR_KEY_FILE = "node_operator_private_key.pem";
 /** Bounds on what the media may hold: the device refuses anything bigger or deeper. */
 export const MAX_CONFIG_BYTES = 256 * 1024;
 export const MAX_KEY_FILE_BYTES = 64 * 1024;
+/** Files and directories on the media: icos writes at most a handful. */
+export const MAX_MEDIA_ENTRIES = 64;
 
 /** Fixed so the same inputs give the same bytes. */
 export const CONFIG_MEDIA = {
@@ -54,6 +56,7 @@ export function mediaRules() {
     max_config_bytes: MAX_CONFIG_BYTES,
     max_file_bytes: MAX_KEY_FILE_BYTES,
     max_depth: MAX_CONFIG_DEPTH,
+    max_entries: MAX_MEDIA_ENTRIES,
   };
 }
 

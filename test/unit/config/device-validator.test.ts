@@ -15,9 +15,14 @@ import { mulberry32 } from "../../helpers/prng.ts";
 
 const SHARE = join(IC_OS_DIR, "components/config-injection/opt/ic/share");
 
-/** The device validator (jq, as validate-config-media.sh runs it) over a stream of configs: one problem list each. */
-function validatorRun(input: string, extra: string[] = []): string[][] {
-  const args = ["-c", "--slurpfile", "schema", join(SHARE, "config-schema.json"), "--slurpfile", "rules", join(SHARE, "config-media.json"), ...extra, "-f", join(SHARE, "validate-config.jq")];
+/**
+ * The device's config rules (validate-config.jq, the module validate-media.jq runs on the device)
+ * over a stream of configs: one problem list each. `keys` are the ssh key files the media carries.
+ */
+function validatorRun(input: string, keys: Record<string, string> = {}): string[][] {
+  const program = `include "validate-config"; config_problems($schema[0]; $rules[0]; $ARGS.named | with_entries(select(.key | startswith("key_")) | .key |= ltrimstr("key_")); false)`;
+  const extra = Object.entries(keys).flatMap(([account, file]) => ["--rawfile", `key_${account}`, file]);
+  const args = ["-c", "-L", SHARE, "--slurpfile", "schema", join(SHARE, "config-schema.json"), "--slurpfile", "rules", join(SHARE, "config-media.json"), ...extra, program];
   const r = spawnSync("jq", args, { input, encoding: "utf8", maxBuffer: 1 << 28 });
   assert.equal(r.status, 0, r.stderr);
   return r.stdout.trim().split("\n").map((l) => JSON.parse(l) as string[]);
@@ -186,7 +191,7 @@ describe("device validator: ssh key files", () => {
         () => true,
         () => false,
       );
-      const [problems] = validatorRun(JSON.stringify(config), ["--rawfile", "key_admin", join(keys, "admin")]);
+      const [problems] = validatorRun(JSON.stringify(config), { admin: join(keys, "admin") });
       assert.equal(problems!.length === 0, host, `${JSON.stringify(text)}: host ${host ? "accepts" : "refuses"}, device ${JSON.stringify(problems)}`);
     }
   });

@@ -7,6 +7,8 @@
 # unconfigured and says why on the console.
 # Usage: bootstrap-ic-node.sh   (run by bootstrap-ic-node.service)
 set -eu
+# Everything this script creates is private to root unless it says otherwise (install -m).
+umask 077
 ICOS_TAG=bootstrap-ic-node
 # shellcheck source-path=SCRIPTDIR/../../../../icos-lib/opt/ic/lib source=icos-lib.sh
 . "${ICOS_LIB:-/opt/ic/lib}/icos-lib.sh"
@@ -36,37 +38,42 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Copy a tree as root-owned 0700 directories and 0600 files (vfat shows everything as 0755).
-# A few commands for the whole tree, not a few per file: each costs tens of ms on an emulated CPU.
-# $2 already exists with mode 0700, so nothing is readable by others while the modes are set.
+# Copy a tree as root-owned directories and files that only root can read: cp as root under umask
+# 077 makes them so (at most 0700 and 0600; vfat shows everything as 0755). One command for the
+# whole tree: each costs tens of ms on an emulated CPU. $2 already exists with mode 0700.
 copy_private() {
   cp -R "$1/." "$2/"
-  chown -R 0:0 "$2"
-  find "$2" -mindepth 1 \( -type d -exec chmod 0700 {} + \) -o \( -type f -exec chmod 0600 {} + \)
+}
+
+# The regular files of a tree (the media is at most two levels deep): $files "./a ./b/c", $nfiles.
+list_files() {
+  files=""
+  nfiles=0
+  for f in "$1"/* "$1"/*/*; do
+    if [ -f "$f" ]; then files="$files ./${f#"$1"/}"; nfiles=$((nfiles + 1)); fi
+  done
+  files=${files# }
 }
 
 # Check a copy (never the media itself: HostOS could change it between the check and the use).
+# What is kept and used is the validator's strict JSON of what it checked, never the original bytes.
 check() {
-  if ! out=$("$VALIDATE" "$1" 2>&1); then
+  if ! out=$("$VALIDATE" "$1" "$work/config.json.strict" 2>&1); then
     echo "$out" | while IFS= read -r line; do icos_say "refused: $line"; done
     icos_fail "$2 refused: $(echo "$out" | head -n 3 | tr '\n' ';' | sed 's/;$//')$([ "$(echo "$out" | wc -l)" -le 3 ] || echo "; ...") (nothing of it is used)"
   fi
-  # jq reads a few things JSON does not allow (a byte-order mark, "+1", "0100", "NaN"): what is
-  # kept and used is jq's strict JSON of what was checked, never the original bytes.
-  jq . "$1/config.json" > "$1/config.json.strict" || icos_fail "$2: cannot rewrite config.json"
-  mv -f "$1/config.json.strict" "$1/config.json"
+  mv -f "$work/config.json.strict" "$1/config.json"
 }
 
 # Replace the saved tree in one rename: a new directory, fsynced, then a symlink swapped over the
 # old one. A power cut leaves the old tree or the new one.
 save() {
-  new=$(mktemp -d "$CONFIG_DIR/bootstrap-XXXXXX")
-  chmod 0700 "$new"
+  new=$(mktemp -d "$CONFIG_DIR/bootstrap-XXXXXX") # mode 0700
   copy_private "$1" "$new"
   # syncfs(2) of the config partition: every file and directory of the new tree is on disk.
   sync -f "$new"
   if [ -d "$SAVED" ] && [ ! -L "$SAVED" ]; then mv -T "$SAVED" "$CONFIG_DIR/bootstrap-legacy"; fi
-  ln -sfn "$(basename "$new")" "$CONFIG_DIR/bootstrap.new"
+  ln -sfn "${new##*/}" "$CONFIG_DIR/bootstrap.new"
   mv -T "$CONFIG_DIR/bootstrap.new" "$SAVED"
   icos_fsync "$CONFIG_DIR"
   for old in "$CONFIG_DIR"/bootstrap-*; do
@@ -97,12 +104,14 @@ fi
 mkdir -m 0700 "$work/tree"
 if [ -n "$media" ]; then
   # Copy first (bounded: the media's size is the host's choice), then check the copy.
-  kib=$(du -sk "$media" | cut -f1)
+  kib=$(du -sk "$media")
+  kib=${kib%%[!0-9]*}
   [ "$kib" -le "$MAX_MEDIA_KIB" ] || icos_fail "CONFIG media refused: it holds $kib KiB, more than $MAX_MEDIA_KIB (nothing of it is used)"
   cp -R "$media/." "$work/tree/"
   check "$work/tree" "CONFIG media"
   save "$work/tree"
-  icos_say "configuration read from the CONFIG media ($(find "$work/tree" -type f | wc -l) files)"
+  list_files "$work/tree"
+  icos_say "configuration read from the CONFIG media ($nfiles files)"
 elif [ -d "$SAVED" ]; then
   cp -R "$SAVED/." "$work/tree/"
   check "$work/tree" "the configuration saved on $SAVED"
@@ -123,4 +132,5 @@ else
   rm -f "$NODE_DIR/$OPERATOR_KEY"
 fi
 copy_private "$work/tree" "$RUN_DIR"
-icos_say "bootstrap files in $RUN_DIR: $(cd "$RUN_DIR" && find . -type f | sort | tr '\n' ' ')"
+list_files "$RUN_DIR"
+icos_say "bootstrap files in $RUN_DIR: $files"

@@ -1,12 +1,11 @@
-# The device's config validator: checks one config.json (the input) against the JSON Schema that
-# icos generates from its config schema ($schema[0], config-schema.json beside this file) and the
-# media rules ($rules[0], config-media.json), and the ssh key files given as --rawfile key_<account>.
-# Output: a JSON array of problems, each "path: message" (empty when the config is valid).
-# The rules are the host's (src/config/schema.ts, patterns.ts, media.ts); the fast tier runs this
-# program and the host's validator on the same configs and requires the same verdict.
-# Whether the media carries the node operator key is --argjson operator_key true|false (default false).
-# Usage: jq -c --slurpfile schema config-schema.json --slurpfile rules config-media.json \
-#          [--rawfile key_admin FILE ...] [--argjson operator_key true] -f validate-config.jq config.json
+# The config rules of the device's validator, a jq module (validate-media.jq is the program the
+# device runs): config_problems checks one config.json (the input) against the JSON Schema that
+# icos generates from its config schema (config-schema.json beside this file) and the media rules
+# (config-media.json), and the ssh key files the media carries. The rules are the host's
+# (src/config/schema.ts, patterns.ts, media.ts); the fast tier runs this module and the host's
+# validator on the same configs and requires the same verdict.
+# Usage: include "validate-config"; config_problems($schema[0]; $rules[0]; {"admin": TEXT, ...}; HAS_OPERATOR_KEY)
+#        (with jq -L DIR-OF-THIS-FILE)
 
 def show: tojson | if length > 60 then .[0:57] + "..." else . end;
 
@@ -92,22 +91,25 @@ def key_problems($file; $text; $r):
       end]
   | if length == 0 then ["\($file): has no keys (only comments and blank lines)"] else map(select(. != "ok")) end;
 
-$schema[0] as $s | $rules[0] as $r | . as $config
-| ($ARGS.named | with_entries(select(.key | startswith("key_"))) | with_entries(.key |= ltrimstr("key_"))) as $keys
-| ([paths | length] | max // 0) as $depth
-| if $depth > $r.max_depth then ["config.json: nested \($depth) levels deep, more than \($r.max_depth)"]
-  else
-    [check($s; []) | "config.json: " + .]
-    + if ($config | type) != "object" or ($config.icos_settings | type) != "object" then []
-      else
-        ($config.icos_settings.use_ssh_authorized_keys) as $use_keys
-        | (if $use_keys == true and ($keys | has("admin") | not) then ["config.json: icos_settings.use_ssh_authorized_keys: true, but the media has no \($r.ssh_keys_dir)/admin"]
-           elif $use_keys == false and ($keys | length) > 0 then ["config.json: icos_settings.use_ssh_authorized_keys: false, but the media carries \($r.ssh_keys_dir)/ (\($keys | keys | join(", ")))"]
-           else [] end)
-        + [$keys | to_entries[] | key_problems("\($r.ssh_keys_dir)/\(.key)"; .value; $r)[]]
-        + (($config.icos_settings.use_node_operator_private_key == true) as $use_key | ($ARGS.named.operator_key == true) as $has_key
-          | if $use_key and ($has_key | not) then ["config.json: icos_settings.use_node_operator_private_key: true, but the media has no \($r.node_operator_key_file)"]
-            elif ($use_key | not) and $has_key then ["config.json: icos_settings.use_node_operator_private_key: not true, but the media carries \($r.node_operator_key_file)"]
-            else [] end)
-      end
-  end
+# The problems of one config (the input), each "config.json: path: message" or "FILE: message";
+# $keys: account -> the text of its authorized_keys file on the media; $operator_key: whether the
+# media carries the node operator key.
+def config_problems($s; $r; $keys; $operator_key):
+  . as $config
+  | ([paths | length] | max // 0) as $depth
+  | if $depth > $r.max_depth then ["config.json: nested \($depth) levels deep, more than \($r.max_depth)"]
+    else
+      [check($s; []) | "config.json: " + .]
+      + if ($config | type) != "object" or ($config.icos_settings | type) != "object" then []
+        else
+          ($config.icos_settings.use_ssh_authorized_keys) as $use_keys
+          | (if $use_keys == true and ($keys | has("admin") | not) then ["config.json: icos_settings.use_ssh_authorized_keys: true, but the media has no \($r.ssh_keys_dir)/admin"]
+             elif $use_keys == false and ($keys | length) > 0 then ["config.json: icos_settings.use_ssh_authorized_keys: false, but the media carries \($r.ssh_keys_dir)/ (\($keys | keys | join(", ")))"]
+             else [] end)
+          + [$keys | to_entries[] | key_problems("\($r.ssh_keys_dir)/\(.key)"; .value; $r)[]]
+          + (($config.icos_settings.use_node_operator_private_key == true) as $use_key | ($operator_key == true) as $has_key
+            | if $use_key and ($has_key | not) then ["config.json: icos_settings.use_node_operator_private_key: true, but the media has no \($r.node_operator_key_file)"]
+              elif ($use_key | not) and $has_key then ["config.json: icos_settings.use_node_operator_private_key: not true, but the media carries \($r.node_operator_key_file)"]
+              else [] end)
+        end
+    end;

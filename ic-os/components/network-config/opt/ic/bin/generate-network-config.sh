@@ -9,7 +9,7 @@
 set -eu
 config=${1:-/run/config/config.json}
 out=${2:-/run/systemd/network}
-here=$(dirname "$0")
+here=${0%/*}
 
 [ -f "$config" ] || { echo "generate-network-config: no $config (config injection failed?)" >&2; exit 1; }
 # config.json was validated by bootstrap-ic-node; still, nothing here is eval'd. One jq run (jq
@@ -80,5 +80,5 @@ Domains=$domain"
 mkdir -p "$out"
 printf '%s\n' "$network" > "$out/10-icos.network.tmp"
 mv "$out/10-icos.network.tmp" "$out/10-icos.network"
-echo "$expected" > "$(dirname "$config")/ipv6-expected"
+echo "$expected" > "${config%/*}/ipv6-expected"
 echo "generate-network-config: ipv6 $mode ($expected), ipv4 ${ipv4:-none}"

@@ -13,10 +13,13 @@ ICOS_TAG=ssh-accounts
 config=${1:-/run/config}
 dst=${2:-/run/ssh/authorized_keys}
 src=$config/accounts_ssh_authorized_keys
-use=$(jq -r '.icos_settings.use_ssh_authorized_keys' "$config/config.json")
+# One jq run: the flag, then the accounts.
+answer=$(jq -r --slurpfile rules "$RULES" '.icos_settings.use_ssh_authorized_keys, $rules[0].ssh_accounts[]' "$config/config.json") ||
+  icos_fail "cannot read $config/config.json or the account list from $RULES"
+use=${answer%%[[:space:]]*}
+accounts=${answer#"$use"}
 mkdir -p "$dst"
 chmod 0755 "$dst"
-accounts=$(jq -r '.ssh_accounts[]' "$RULES") || icos_fail "cannot read the account list from $RULES"
 for account in $accounts; do
   if [ "$use" = true ] && [ -f "$src/$account" ]; then
     # sshd's StrictModes wants the file root-owned and not writable by others; it holds public keys.
