@@ -1,6 +1,6 @@
 // A build: from a target (guestos/dev) to out/<os>/<variant>/, stage by stage. Each stage is
 // cached in the store by the digest of its inputs; out/ is replaced atomically at the end.
-import { readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { link, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { UserError } from "../errors.ts";
 import { run } from "../exec.ts";
@@ -113,6 +113,16 @@ export async function build(target: Target, opts: BuildOptions): Promise<BuildRe
   }
 }
 
+/** A hard link to `src` at `dest`, or a sparse copy with its mtime where no link can be made (another file system). */
+async function linkOrCopy(src: string, dest: string, name: string): Promise<void> {
+  try {
+    await link(src, dest);
+  } catch (e) {
+    if (!["EXDEV", "EPERM", "EMLINK"].includes((e as NodeJS.ErrnoException).code ?? "")) throw e;
+    await run("cp", ["--sparse=always", "--preserve=timestamps", src, dest], { context: `copy ${name}` });
+  }
+}
+
 /** The digests published beside the files: sha256 of each archive, block digests of sparse images. */
 export interface Sums {
   sha256: Record<string, string>;
@@ -133,8 +143,9 @@ export function sumFiles(sums: Sums): Record<string, string> {
 /**
  * Why `out` does not hold what writeOut would write there, or undefined when it does: the same
  * manifest.json and SHA256SUMS, and every file they list (`files`: name -> its source in the
- * store) present with its source's size and, for a small file, the sha256 in `sums`. Large files
- * are not re-hashed: a no-op build stays a stat per file.
+ * store) present with its source's size and, for a small file, the sha256 in `sums`; a large one
+ * is its source (a hard link) or has its source's mtime (a copy). Large files are not re-hashed:
+ * a no-op build stays a stat per file.
  */
 export async function outOfDate(out: string, files: Record<string, string>, sums: Sums, manifest: string): Promise<string | undefined> {
   const manifestNow = await readFile(join(out, "manifest.json"), "utf8").catch(() => undefined);
@@ -144,26 +155,31 @@ export async function outOfDate(out: string, files: Record<string, string>, sums
     if ((await readFile(join(out, name), "utf8").catch(() => undefined)) !== text) return `${name} differs`;
   }
   for (const [name, src] of Object.entries(files)) {
-    const want = (await stat(src)).size;
+    const source = await stat(src);
+    const want = source.size;
     const got = await stat(join(out, name)).catch(() => undefined);
     if (!got?.isFile()) return `${name} is missing`;
     if (got.size !== want) return `${name} is ${got.size} bytes, expected ${want}`;
     const sha = sums.sha256[name];
     if (sha !== undefined && want <= SHA256_CHECKED_MAX && (await sha256File(join(out, name))) !== sha) return `${name}'s sha256 is not ${sha}`;
+    const same = got.ino === source.ino && got.dev === source.dev;
+    if (want > SHA256_CHECKED_MAX && !same && got.mtimeMs !== source.mtimeMs) return `${name} is not the one the stage store holds`;
   }
   return undefined;
 }
 
 /**
  * Fill out/<os>/<variant>/ beside its final place, fsync it, then swap it in whole (and fsync
- * the directory holding it, so the swap survives a crash).
+ * the directory holding it, so the swap survives a crash). The files are hard links to the stage
+ * store's (committed, fsynced, never written again): publishing costs nothing per byte. Across
+ * file systems they are sparse copies with the store file's mtime.
  */
 export async function writeOut(out: string, files: Record<string, string>, sums: Sums, manifest: string): Promise<void> {
   const tmp = `${out}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
   await mkdirDurable(tmp);
   try {
-    for (const [name, src] of Object.entries(files)) await run("cp", ["--sparse=always", src, join(tmp, name)], { context: `copy ${name}` });
+    for (const [name, src] of Object.entries(files)) await linkOrCopy(src, join(tmp, name), name);
     for (const [name, text] of Object.entries(sumFiles(sums))) await writeFile(join(tmp, name), text);
     await writeFile(join(tmp, "manifest.json"), manifest);
     await fsyncTree(tmp);

@@ -2,7 +2,9 @@
 // made in tmp/ first, then committed by one rename after everything in it is fsynced: a killed
 // build (or a crash) leaves only tmp/ litter, which no lookup ever trusts and the next store open
 // removes. meta.json records every file of the entry with its size (and sha256 for small files);
-// a lookup checks them, and an entry that does not match is removed and built again.
+// a lookup checks them, and an entry that does not match is removed and built again. A large file
+// also has its mtime recorded: out/ holds hard links to the store's files (pipeline.ts writeOut),
+// so a file written in place there is seen here as a changed entry, never reused.
 // An entry directory's mtime is when it was last used (committed or hit): `icos clean` prunes the
 // least recently used first (store-prune.ts).
 import { createHash } from "node:crypto";
@@ -22,6 +24,8 @@ export interface FileRecord {
   size: number;
   /** Only for files of at most SHA256_CHECKED_MAX bytes: cheap to check on every lookup. */
   sha256?: string;
+  /** Only for larger files: their modification time (ms) when committed. */
+  mtimeMs?: number;
 }
 
 /** Files up to this size have their sha256 recorded and checked on every lookup; larger ones only their size. */
@@ -127,7 +131,7 @@ async function recordFiles(dir: string): Promise<Record<string, FileRecord>> {
   const files: Record<string, FileRecord> = {};
   for (const e of await listTree(dir)) {
     if (!e.stat.isFile()) continue;
-    files[e.path] = e.stat.size <= SHA256_CHECKED_MAX ? { size: e.stat.size, sha256: sha256(await readFile(e.abs)) } : { size: e.stat.size };
+    files[e.path] = e.stat.size <= SHA256_CHECKED_MAX ? { size: e.stat.size, sha256: sha256(await readFile(e.abs)) } : { size: e.stat.size, mtimeMs: e.stat.mtimeMs };
   }
   return files;
 }
@@ -139,14 +143,17 @@ function damage(path: string, stage: string, digest: string, meta: Record<string
   for (const [name, rec] of Object.entries(meta.files)) {
     if (!isRecord(rec) || typeof rec.size !== "number" || name.startsWith("/") || name.split("/").includes("..")) return `meta.json: bad record of ${name}`;
     let size: number;
+    let mtimeMs: number;
     try {
       const st = statSync(join(path, name));
       if (!st.isFile()) return `${name} is not a file`;
       size = st.size;
+      mtimeMs = st.mtimeMs;
     } catch {
       return `${name} is missing`;
     }
     if (size !== rec.size) return `${name} is ${size} bytes, ${rec.size} when committed`;
+    if (typeof rec.mtimeMs === "number" && mtimeMs !== rec.mtimeMs) return `${name} was written after it was committed (through a hard link in an output directory?)`;
     if (typeof rec.sha256 === "string" && sha256(readFileSync(join(path, name))) !== rec.sha256) return `${name}'s sha256 is not the one committed`;
   }
   return undefined;

@@ -1,13 +1,15 @@
 // A bit-reproducible ext4 image from a directory tree (host-recipes.md, "ext4"). The caller's
 // tree is never touched: mke2fs -d copies atime/mtime/ctime from the source files (seconds only),
-// so those are overwritten inside the image afterwards with debugfs. crtime, the superblock times
+// so those are overwritten inside the image afterwards (src/image/ext4-times.ts: the edit
+// debugfs would make, in a fraction of a second instead of seconds). crtime, the superblock times
 // and the root directory come from E2FSPROGS_FAKE_TIME. Numeric owners and modes are kept.
 import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ToolFailedError, UserError } from "../errors.ts";
 import { run } from "../exec.ts";
-import { debugfsTimes, RESET_LIFETIME_WRITES, runDebugfsScript } from "./debugfs.ts";
+import { setInodeTimes } from "./ext4-times.ts";
+import { RESET_LIFETIME_WRITES, runDebugfsScript } from "./debugfs.ts";
 import { listTree, writeAtomically } from "../fs/files.ts";
 
 export interface Ext4Options {
@@ -97,10 +99,6 @@ export async function buildExt4(o: Ext4Options): Promise<void> {
   try {
     const env = { MKE2FS_CONFIG: join(work, "mke2fs.conf"), E2FSPROGS_FAKE_TIME: String(o.sourceDateEpoch) };
     await writeFile(env.MKE2FS_CONFIG, MKE2FS_CONF);
-    const cmds = ["", ...entries.map((e) => e.path)].flatMap((p) => debugfsTimes(`/${p}`, o.sourceDateEpoch));
-    if (o.rootMode !== undefined) cmds.push(`set_inode_field <2> mode 0${(0o40000 | o.rootMode).toString(8)}`);
-    cmds.push(RESET_LIFETIME_WRITES);
-
     await writeAtomically(o.out, async (tmp) => {
       const args = ["-q", "-t", "ext4", "-T", "default", "-b", String(bs), "-d", o.tree, "-U", o.uuid, "-L", o.label];
       args.push("-E", `hash_seed=${o.uuid},root_owner=0:0`);
@@ -112,7 +110,8 @@ export async function buildExt4(o: Ext4Options): Promise<void> {
         if (e instanceof ToolFailedError && /Could not allocate|No space|too small/i.test(e.stderrTail)) throw tooSmall();
         throw e;
       }
-      await runDebugfsScript(tmp, cmds, { sourceDateEpoch: o.sourceDateEpoch, context: `debugfs time fix-up ${what}` });
+      await setInodeTimes(tmp, o.sourceDateEpoch, { rootMode: o.rootMode });
+      await runDebugfsScript(tmp, [RESET_LIFETIME_WRITES], { sourceDateEpoch: o.sourceDateEpoch, context: `debugfs superblock fix-up ${what}` });
       await run("e2fsck", ["-fn", tmp], { context: `e2fsck check ${what}` });
     });
   } finally {

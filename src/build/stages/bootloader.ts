@@ -78,7 +78,7 @@ const GRUBENV = encodeGrubenv({ boot_alternative: "A", boot_cycle: "stable" });
 
 export const bootloaderStage: Stage<BootloaderInput & { files: { grubCfg: string; earlyCfg: string } }, BootloaderOutput> = {
   name: "bootloader",
-  version: 5, // 5: the config partition
+  version: 6, // 6: inode times by our own codec; 5: the config partition
   tools: ["grub-mkimage", "mkfs.vfat", "mcopy", "mke2fs"],
   key: (i) => ({ os: i.osName, espName: i.espName, esp: i.espBytes, grub: i.grubBytes, config: i.config ?? null, ...i.files, grubenv: sha256(GRUBENV), modules: GRUB_MODULES, sde: i.sourceDateEpoch }),
   subject: (i) => `${i.osName} ESP + grub${i.config ? " + config" : ""} partitions`,

@@ -1,9 +1,10 @@
 // out/<os>/<variant>/ is "up to date" only when it holds every file the build lists, with the
-// right size (and, for small files, the right sha256), not merely the same manifest.json.
+// right size (and, for small files, the right sha256; a large one is the store's file, a hard
+// link, or a copy with its mtime), not merely the same manifest.json.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { execFileSync } from "node:child_process";
 import { outOfDate, writeOut } from "../../../src/build/pipeline.ts";
@@ -42,13 +43,29 @@ test("out: what writeOut wrote is up to date; nothing is left beside it", async 
   assert.deepEqual(readdirSync(dirname(out)), ["dev"]);
 });
 
-test("out: a truncated large file (same manifest) is not up to date, and writeOut repairs it", async (t) => {
+test("out: the files are hard links to the store's: publishing copies no bytes", async (t) => {
+  const { out, files } = await written(t);
+  for (const [name, src] of Object.entries(files)) assert.equal(statSync(join(out, name)).ino, statSync(src).ino, name);
+});
+
+test("out: a large file replaced by another of the same size (same manifest) is not up to date, and writeOut repairs it", async (t) => {
   const { out, files, sums, manifest } = await written(t);
-  truncateSync(join(out, "disk.img"), MiB);
-  assert.equal(await outOfDate(out, files, sums, manifest), `disk.img is ${MiB} bytes, expected ${3 * MiB}`);
+  const other = join(out, "other.img");
+  writeFileSync(other, "another disk");
+  truncateSync(other, 3 * MiB);
+  utimesSync(other, 0, 0);
+  renameSync(other, join(out, "disk.img"));
+  assert.equal(await outOfDate(out, files, sums, manifest), "disk.img is not the one the stage store holds");
   await writeOut(out, files, sums, manifest);
   assert.equal(await outOfDate(out, files, sums, manifest), undefined);
   assert.equal(await blockSha256(join(out, "disk.img")), sums.blockSha256["disk.img"]);
+});
+
+test("out: a truncated large file (same manifest) is not up to date", async (t) => {
+  const { out, files, sums, manifest } = await written(t);
+  rmSync(join(out, "disk.img"));
+  writeFileSync(join(out, "disk.img"), "a disk");
+  assert.equal(await outOfDate(out, files, sums, manifest), "disk.img is 6 bytes, expected " + 3 * MiB);
 });
 
 test("out: a deleted file is not up to date", async (t) => {

@@ -1,7 +1,7 @@
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { SHA256_CHECKED_MAX, Store } from "../../../src/build/store.ts";
 import { scratch } from "../../helpers/tmp.ts";
@@ -73,10 +73,10 @@ async function committed(t: TestContext): Promise<{ store: Store; path: string; 
   return { store, path: entry.path, notes };
 }
 
-test("store: put records every file of the entry in meta.json: its size, and its sha256 when small", async (t) => {
+test("store: put records every file of the entry in meta.json: its size, and its sha256 when small (else its mtime)", async (t) => {
   const { store, path, notes } = await committed(t);
   assert.deepEqual(store.get("bootloader", "d1g")?.meta.files, {
-    "esp.img": { size: 4 * SHA256_CHECKED_MAX },
+    "esp.img": { size: 4 * SHA256_CHECKED_MAX, mtimeMs: statSync(join(path, "esp.img")).mtimeMs },
     "files/grub/grub.cfg": { size: 14, sha256: sha("set timeout=0\n") },
     "grub.img": { size: 10, sha256: sha("grub bytes") },
   });
@@ -105,6 +105,15 @@ test("store: a committed entry with a deleted file is a miss", async (t) => {
   const { store, path, notes } = await committed(t);
   rmSync(join(path, "files", "grub", "grub.cfg"));
   await assertMiss(store, path, notes, /files\/grub\/grub\.cfg is missing/);
+});
+
+test("store: a large file written in place after the commit (e.g. through out/'s hard link) is a miss", async (t) => {
+  const { store, path, notes } = await committed(t);
+  const fd = openSync(join(path, "esp.img"), "r+");
+  writeSync(fd, Buffer.from("changed"), 0, 7, 12345);
+  closeSync(fd);
+  utimesSync(join(path, "esp.img"), new Date(), new Date(Date.now() + 5000));
+  await assertMiss(store, path, notes, /esp\.img was written after it was committed/);
 });
 
 test("store: a small file of the same size but other bytes is a miss (its sha256 is checked)", async (t) => {
