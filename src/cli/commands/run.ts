@@ -26,6 +26,10 @@ interface RunOptions {
 }
 
 const HEARTBEAT_MS = 30_000;
+/** Said when no CONFIG media is attached: a GuestOS image waits for one, then reports a failed boot. */
+export const NO_CONFIG_MEDIA =
+  "no --config-media: an image that takes its node configuration from a CONFIG media (GuestOS) waits 20 s for one, then reports a failed boot; " +
+  "make one with `icos config guestos --config examples/qemu-node.json --out config.img` and add --config-media config.img";
 
 /** `guestos/dev` -> <output root>/guestos/dev/disk.img; an output directory -> DIR/disk.img; else the file itself. */
 export function resolveDisk(arg: string, outputDir?: string): string {
@@ -81,7 +85,7 @@ export function register(program: Command): void {
     .option("--json", "with --wait-ready: print { ready, seconds, accel, sshPort, serialLog } as JSON (and { error } when it fails)")
     .addHelpText(
       "after",
-      "\nExample:\n  $ icos run guestos/dev\n  $ icos run out/guestos/dev/disk.img --wait-ready --timeout 120 --json\n" +
+      "\nExample:\n  $ icos config guestos --config examples/qemu-node.json --out config.img\n  $ icos run guestos/dev --config-media config.img\n  $ icos run out/guestos/dev/disk.img --wait-ready --timeout 120 --json\n" +
         "\nICOS_ACCEL=kvm|tcg|auto picks the accelerator (auto: KVM only if a probe boots firmware under it).",
     )
     .action(async (arg: string, opts: RunOptions) => {
@@ -114,7 +118,8 @@ export function register(program: Command): void {
         vm = await startVm({ disk, accel, memoryMiB, cpus, sshPort, configMedia: opts.configMedia, keep: opts.keep });
         console.error(`booting ${disk} (${accel.accel.toUpperCase()}, ${cpus} vCPU${cpus === 1 ? "" : "s"}, ${memoryMiB} MiB), QEMU pid ${vm.pid}`);
         console.error(`serial log: ${vm.serialLog}`);
-        console.error(`ssh: ssh -p ${vm.sshPort} admin@127.0.0.1 (with a key from the config media)`);
+        if (opts.configMedia !== undefined) console.error(`ssh: ssh -p ${vm.sshPort} admin@127.0.0.1 (with a key from the config media)`);
+        else console.error(NO_CONFIG_MEDIA);
         if (opts.waitReady) await waitReady(vm, timeoutSeconds, opts);
         else await foreground(vm, () => interrupted);
       } catch (e) {

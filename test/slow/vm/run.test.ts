@@ -211,7 +211,9 @@ describe("icos run (real QEMU)", () => {
     for (let i = 0; i < 600 && !stdout.includes("hello from grub"); i++) await new Promise((r) => setTimeout(r, 100));
     assert.match(stdout, /hello from grub/, `no console output; stderr:\n${stderr}`);
     assert.doesNotMatch(stdout, /\x1b/, "escape sequences reach the terminal");
-    assert.match(stderr, /^ssh: ssh -p \d+ admin@127\.0\.0\.1 \(with a key from the config media\)$/m);
+    // No CONFIG media given: no ssh line (no key gets in), and a note on how to make one.
+    assert.match(stderr, /^no --config-media: .* icos config guestos --config examples\/qemu-node\.json --out config\.img/m);
+    assert.doesNotMatch(stderr, /^ssh: /m);
     const serialLog = serialLogOf(stderr);
     child.kill("SIGINT");
     assert.equal(await exited, 130, stderr);

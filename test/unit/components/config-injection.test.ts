@@ -16,6 +16,7 @@ import { scratch } from "../../helpers/tmp.ts";
 
 const C = join(IC_OS_DIR, "components");
 const BOOTSTRAP = join(C, "config-injection/opt/ic/bin/bootstrap-ic-node.sh");
+const SAVE = join(C, "config-injection/opt/ic/bin/save-ic-node-config.sh");
 const LIB = join(C, "icos-lib/opt/ic/lib");
 const MEDIA_RULES = join(C, "config-injection/opt/ic/share/config-media.json");
 const ADMIN_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl admin@test\n";
@@ -27,7 +28,8 @@ interface Node {
   run: string;
   nodeDir: string;
   console: string;
-  bootstrap(o?: { media?: boolean }): { code: number; out: string };
+  /** bootstrap-ic-node, then (as systemd does, once it succeeded) save-ic-node-config unless `save` is false. */
+  bootstrap(o?: { media?: boolean; save?: boolean }): { code: number; out: string };
 }
 
 function node(t: TestContext): Node {
@@ -46,22 +48,25 @@ function node(t: TestContext): Node {
   return {
     ...n,
     bootstrap(o = {}) {
-      const r = spawnSync(BOOTSTRAP, [], {
-        env: {
-          PATH: process.env.PATH,
-          ICOS_LIB: LIB,
-          ICOS_MEDIA_DIR: o.media === false ? "" : n.media,
-          ICOS_CONFIG_WAIT: "0",
-          ICOS_BOOT_CONFIG: n.bootConfig,
-          ICOS_RUN_CONFIG: n.run,
-          ICOS_NODE_DIR: n.nodeDir,
-          ICOS_KEY_OWNER: "nobody",
-          ICOS_CONSOLE: n.console,
-          TMPDIR: join(dir, "tmp"),
-        },
-        encoding: "utf8",
-      });
-      return { code: r.status ?? -1, out: r.stdout + r.stderr };
+      const env = {
+        PATH: process.env.PATH,
+        ICOS_LIB: LIB,
+        ICOS_MEDIA_DIR: o.media === false ? "" : n.media,
+        ICOS_CONFIG_WAIT: "0",
+        ICOS_BOOT_CONFIG: n.bootConfig,
+        ICOS_RUN_CONFIG: n.run,
+        ICOS_NODE_DIR: n.nodeDir,
+        ICOS_KEY_OWNER: "nobody",
+        ICOS_CONSOLE: n.console,
+        ICOS_SAVE_PENDING: join(dir, "run-pending"),
+        TMPDIR: join(dir, "tmp"),
+      };
+      const r = spawnSync(BOOTSTRAP, [], { env, encoding: "utf8" });
+      let out = r.stdout + r.stderr;
+      if (r.status !== 0 || o.save === false) return { code: r.status ?? -1, out };
+      const s = spawnSync(SAVE, [], { env, encoding: "utf8" });
+      out += s.stdout + s.stderr;
+      return { code: s.status ?? -1, out };
     },
   };
 }
@@ -226,6 +231,24 @@ describe("bootstrap-ic-node", () => {
     assert.equal(n.bootstrap().code, 0);
     assert.deepEqual(savedTree(n).filter((e) => !e.startsWith("bootstrap-")), ["bootstrap"]);
     assert.equal(savedTree(n).filter((e) => e.startsWith("bootstrap-")).length, 1);
+  });
+
+  it("saves apart from injection: /run/config is ready first; the pending tree is root-only, holds the key, and is gone after the save", (t) => {
+    const n = node(t);
+    writeMedia(n, { operatorKey: ed25519Pem(n.dir) });
+    const r = n.bootstrap({ save: false });
+    assert.equal(r.code, 0, r.out);
+    assert.ok(existsSync(join(n.run, "config.json")));
+    assert.equal(existsSync(join(n.bootConfig, "bootstrap")), false, "nothing saved before the save step");
+    const pending = join(n.dir, "run-pending");
+    assert.equal(mode(pending), "700");
+    assert.equal(mode(join(pending, "node_operator_private_key.pem")), "600");
+    assert.equal(canRead("nobody", join(pending, "config.json")), false);
+    const saved = spawnSync(SAVE, [], { env: { PATH: process.env.PATH, ICOS_LIB: LIB, ICOS_CONSOLE: n.console, ICOS_BOOT_CONFIG: n.bootConfig, ICOS_SAVE_PENDING: pending }, encoding: "utf8" });
+    assert.equal(saved.status, 0, saved.stderr);
+    assert.match(saved.stdout, /configuration saved on/);
+    assert.equal(existsSync(pending), false);
+    assert.ok(existsSync(join(n.bootConfig, "bootstrap", "node_operator_private_key.pem")));
   });
 
   it("moves a tree saved by an older image (a plain directory) under the link", (t) => {

@@ -1,9 +1,10 @@
 #!/bin/sh
 # Config injection: take the bootstrap files from the CONFIG media (a vfat filesystem labelled
 # CONFIG, attached read-only by HostOS, which this system does not trust), check them with the
-# host's rules (validate-config-media.sh), keep them on the config partition (bootstrap/) and unpack them
-# into /run/config (root only). Without media, the files kept from an earlier boot are used,
-# checked again. A refused media is not kept and nothing of it is used: the node stays
+# host's rules (validate-config-media.sh) and unpack them into /run/config (root only); the
+# checked tree is left in /run for save-ic-node-config.sh, which keeps it on the config partition
+# (bootstrap/) off the boot's critical path. Without media, the files kept from an earlier boot
+# are used, checked again. A refused media is not kept and nothing of it is used: the node stays
 # unconfigured and says why on the console.
 # Usage: bootstrap-ic-node.sh   (run by bootstrap-ic-node.service)
 set -eu
@@ -25,8 +26,9 @@ RUN_DIR=${ICOS_RUN_CONFIG:-/run/config}
 NODE_DIR=${ICOS_NODE_DIR:-/run/ic-node}
 KEY_OWNER=${ICOS_KEY_OWNER:-ic-replica}
 WAIT_SECONDS=${ICOS_CONFIG_WAIT:-20}
-VALIDATE=${ICOS_VALIDATE:-$(dirname "$0")/validate-config-media.sh}
+VALIDATE=${ICOS_VALIDATE:-${0%/*}/validate-config-media.sh}
 SAVED=$CONFIG_DIR/bootstrap
+PENDING=${ICOS_SAVE_PENDING:-/run/bootstrap-ic-node.pending}
 OPERATOR_KEY=node_operator_private_key.pem
 
 MAX_MEDIA_KIB=4096
@@ -65,22 +67,6 @@ check() {
   mv -f "$work/config.json.strict" "$1/config.json"
 }
 
-# Replace the saved tree in one rename: a new directory, fsynced, then a symlink swapped over the
-# old one. A power cut leaves the old tree or the new one.
-save() {
-  new=$(mktemp -d "$CONFIG_DIR/bootstrap-XXXXXX") # mode 0700
-  copy_private "$1" "$new"
-  # syncfs(2) of the config partition: every file and directory of the new tree is on disk.
-  sync -f "$new"
-  if [ -d "$SAVED" ] && [ ! -L "$SAVED" ]; then mv -T "$SAVED" "$CONFIG_DIR/bootstrap-legacy"; fi
-  ln -sfn "${new##*/}" "$CONFIG_DIR/bootstrap.new"
-  mv -T "$CONFIG_DIR/bootstrap.new" "$SAVED"
-  icos_fsync "$CONFIG_DIR"
-  for old in "$CONFIG_DIR"/bootstrap-*; do
-    [ "$old" = "$new" ] || rm -rf "$old"
-  done
-}
-
 chmod 0700 "$CONFIG_DIR"
 media=""
 if [ -n "$MEDIA_DIR" ]; then
@@ -109,7 +95,6 @@ if [ -n "$media" ]; then
   [ "$kib" -le "$MAX_MEDIA_KIB" ] || icos_fail "CONFIG media refused: it holds $kib KiB, more than $MAX_MEDIA_KIB (nothing of it is used)"
   cp -R "$media/." "$work/tree/"
   check "$work/tree" "CONFIG media"
-  save "$work/tree"
   list_files "$work/tree"
   icos_say "configuration read from the CONFIG media ($nfiles files)"
 elif [ -d "$SAVED" ]; then
@@ -126,11 +111,18 @@ install -d -m 0700 -o 0 -g 0 "$RUN_DIR"
 if [ -f "$work/tree/$OPERATOR_KEY" ]; then
   install -d -m 0755 -o 0 -g 0 "$NODE_DIR"
   install -m 0400 -o "$KEY_OWNER" -g "$(id -g "$KEY_OWNER")" "$work/tree/$OPERATOR_KEY" "$NODE_DIR/$OPERATOR_KEY"
-  rm -f "$work/tree/$OPERATOR_KEY"
   icos_say "node operator key in $NODE_DIR/$OPERATOR_KEY (readable by $KEY_OWNER only)"
 else
   rm -f "$NODE_DIR/$OPERATOR_KEY"
 fi
+# The key stays out of /run/config even for a moment; it is kept with the tree for the save.
+if [ -f "$work/tree/$OPERATOR_KEY" ]; then mv "$work/tree/$OPERATOR_KEY" "$work/$OPERATOR_KEY"; fi
 copy_private "$work/tree" "$RUN_DIR"
+if [ -f "$work/$OPERATOR_KEY" ]; then mv "$work/$OPERATOR_KEY" "$work/tree/$OPERATOR_KEY"; fi
 list_files "$RUN_DIR"
 icos_say "bootstrap files in $RUN_DIR: $files"
+if [ -n "$media" ]; then
+  # The checked tree, operator key included, for save-ic-node-config.sh (root only, in /run).
+  rm -rf "$PENDING"
+  mv "$work/tree" "$PENDING"
+fi
