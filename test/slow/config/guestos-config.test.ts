@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { sharedBuild } from "../../helpers/build.ts";
 import { configMediaWithKey, consoleDialog, nthLine, ssh, sshHostKey, waitForSsh } from "../../helpers/vm.ts";
 import { scratch } from "../../helpers/tmp.ts";
-import { ROOT } from "../../../src/paths.ts";
+import { IC_OS_DIR, ROOT } from "../../../src/paths.ts";
 import { startVm } from "../../../src/vm/vm.ts";
 import { READY_LINE } from "../../../src/vm/console.ts";
 
@@ -45,6 +45,15 @@ describe("guestos identity and config injection", { concurrency: false }, () => 
     assert.match(run("cat /run/systemd/network/10-icos.network"), /Address=10\.0\.2\.15\/24/);
     assert.equal(run("systemctl --failed --no-legend --plain | wc -l"), "0");
     assert.equal(run("id -un"), "admin");
+    // The boot trims hold: no blacklisted driver loaded (vm-guest-modules), no masked generator ran
+    // (guest-generators: the SysV one would have made a unit of /etc/init.d/hwclock.sh).
+    const blacklisted = [...readFileSync(join(IC_OS_DIR, "components/vm-guest-modules/etc/modprobe.d/icos-vm-guest.conf"), "utf8").matchAll(/^blacklist (\S+)$/gm)].map((m) => m[1]!);
+    assert.ok(blacklisted.length > 5);
+    const loaded = run("cut -d' ' -f1 /proc/modules").split("\n");
+    assert.deepEqual(blacklisted.filter((m) => loaded.includes(m)), []);
+    assert.equal(run("ls /run/systemd/generator.late/hwclock.service 2>/dev/null | wc -l"), "0");
+    // The configuration this boot used is saved (save-ic-node-config, after networking).
+    assert.equal(run("systemctl is-active save-ic-node-config.service"), "active");
     // Password logins are off: sshd offers only publickey.
     const pw = ssh(vm.sshPort, "admin", "/dev/null", "true", ["-o", "PreferredAuthentications=password", "-o", "BatchMode=yes"]);
     assert.notEqual(pw.code, 0);
