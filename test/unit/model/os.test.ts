@@ -45,7 +45,7 @@ test("os.yaml: cross-references are checked (base flavour, package files, compon
   assert.deepEqual(p, [
     'variants.dev.base: unknown base flavour "nightly" (defined: prod, dev)',
     "bases.prod[1]: no such file context/packages.missing",
-    "components[12]: no component folder ic-os/components/nope",
+    "components[13]: no component folder ic-os/components/nope",
   ]);
 });
 
