@@ -212,7 +212,7 @@ describe("icos run (real QEMU)", () => {
     assert.match(stdout, /hello from grub/, `no console output; stderr:\n${stderr}`);
     assert.doesNotMatch(stdout, /\x1b/, "escape sequences reach the terminal");
     // No CONFIG media given: no ssh line (no key gets in), and a note on how to make one.
-    assert.match(stderr, /^no --config-media: .* icos config guestos --config examples\/qemu-node\.json --out config\.img/m);
+    assert.match(stderr, /^no --config-media: .*`icos config guestos --config examples\/qemu-node\.json --out config\.img/m);
     assert.doesNotMatch(stderr, /^ssh: /m);
     const serialLog = serialLogOf(stderr);
     child.kill("SIGINT");
