@@ -107,6 +107,7 @@ describe("guestos images", { concurrency: false }, () => {
     assert.equal(r.ready, true);
     const serial = readFileSync(r.serialLog, "utf8");
     assert.match(serial, /icos-ready: state=running failed=0/);
+    assert.match(serial, /GUESTOS BOOT SUCCESS\r?$/m);
     assert.doesNotMatch(serial, /login:/);
     t.diagnostic(`guestos/prod ready after ${r.seconds}s`);
   });

@@ -92,6 +92,8 @@ describe("guestos identity and config injection", { concurrency: false }, () => 
     await vm.waitFor(/bootstrap-ic-node: ERROR: no CONFIG media/, BOOT_MS);
     const line = await vm.waitFor(READY_LINE, BOOT_MS);
     assert.doesNotMatch(line, /failed=0/);
+    // IC-OS's boot result line names the failed unit (HostOS watches for it).
+    assert.match(await vm.waitFor(/GUESTOS BOOT (SUCCESS|FAILURE).*/, 30_000), /GUESTOS BOOT FAILURE: .*bootstrap-ic-node\.service/);
     await consoleDialog(vm, [
       { expect: /login: ?$/, send: "root\n" },
       { expect: /Password: ?$/, send: "root\n" },
