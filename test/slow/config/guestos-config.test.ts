@@ -52,6 +52,8 @@ describe("guestos identity and config injection", { concurrency: false }, () => 
     const loaded = run("cut -d' ' -f1 /proc/modules").split("\n");
     assert.deepEqual(blacklisted.filter((m) => loaded.includes(m)), []);
     assert.equal(run("ls /run/systemd/generator.late/hwclock.service 2>/dev/null | wc -l"), "0");
+    // Nothing answers on LLMNR's port 5355 (systemd-resolved's default; network-config turns it off).
+    assert.doesNotMatch(run("ss -Hlntu"), /:5355\b/);
     // The configuration this boot used is saved (save-ic-node-config, after networking).
     assert.equal(run("systemctl is-active save-ic-node-config.service"), "active");
     // Password logins are off: sshd offers only publickey.
