@@ -24,6 +24,8 @@ export interface DeviceRef {
   /** Its GRUB device, without parentheses: "$bootdisk,gptN" or "lvm/<vg>-<lv>". */
   grub: string;
   mountPoint?: string;
+  /** The filesystem label the layout gives a partition (what a first boot formats it with). */
+  label?: string;
   /** A GPT partition's index and unique GUID (root=PARTUUID=); absent for an LVM volume. */
   index?: number;
   partGuid?: string;
@@ -70,6 +72,7 @@ function ref(p: Placed): DeviceRef {
     : { name, linux: `/dev/disk/by-partlabel/${name}`, grub: `$bootdisk,gpt${p.part.index}`, index: p.part.index, partGuid: p.part.partGuid.toLowerCase() };
   const mount = p.volume ? p.volume.mountPoint : p.part.mountPoint;
   if (mount !== undefined) r.mountPoint = mount;
+  if (!p.volume && p.part.label !== undefined) r.label = p.part.label;
   return r;
 }
 
@@ -122,6 +125,7 @@ export function renderContractEnv(c: DeviceContract): string {
     if (!d) return;
     vars.push([`${prefix}_DEV`, d.linux]);
     if (withMount && d.mountPoint) vars.push([`${prefix}_MOUNT`, d.mountPoint]);
+    if (withMount && d.label) vars.push([`${prefix}_LABEL`, d.label]);
   };
   dev("ICOS_GRUB", c.grub, true);
   dev("ICOS_CONFIG", c.config, true);

@@ -342,6 +342,11 @@ describe("state on the config partition", () => {
     const blank = part("blank", () => undefined);
     assert.equal(run(blank).status, 0);
     assert.match(spawnSync("blkid", ["-p", "-o", "value", "-s", "TYPE", blank], { encoding: "utf8" }).stdout, /ext4/);
+    // Without a device argument the device and its label come from the device contract.
+    const viaContract = part("via-contract", () => undefined);
+    writeFileSync(join(dir, "contract.env"), `ICOS_CONFIG_DEV='${viaContract}'\nICOS_CONFIG_LABEL='cfg-label'\n`);
+    assert.equal(spawnSync(script, [], { env: { ...env(dir), ICOS_CONTRACT: join(dir, "contract.env") }, encoding: "utf8" }).status, 0);
+    assert.equal(spawnSync("blkid", ["-p", "-o", "value", "-s", "LABEL", viaContract], { encoding: "utf8" }).stdout.trim(), "cfg-label");
     assert.match(spawnSync("debugfs", ["-R", "stat <2>", blank], { encoding: "utf8" }).stdout, /Mode:\s+0700/);
     const formatted = sha(blank);
     assert.match(run(blank).stdout, /ext4 filesystem present/);

@@ -25,6 +25,7 @@ test("GuestOS: GPT partitions by label, GRUB devices by partition index, mount p
   const c = contractOf("guestos");
   assert.deepEqual(c.grub, { name: "grub", linux: "/dev/disk/by-partlabel/grub", grub: "$bootdisk,gpt2", index: 2, partGuid: c.grub!.partGuid });
   assert.equal(c.config?.mountPoint, "/boot/config");
+  assert.equal(c.config?.label, "config"); // the layout's label: what setup-config-partition formats with
   assert.equal(c.bootMount, "/boot");
   assert.equal(c.slots.A?.boot.grub, "$bootdisk,gpt4");
   assert.equal(c.slots.B?.root.linux, "/dev/disk/by-partlabel/B_root");
@@ -59,9 +60,9 @@ test("the shell form reads back, through sh, to the JSON form's values", (t) => 
     const c = contractOf(os);
     const env = join(dir, `${os}.env`);
     writeFileSync(env, renderContractEnv(c));
-    const r = spawnSync("sh", ["-euc", '. "$1"; printf "%s\\n" "$ICOS_CONFIG_DEV" "$ICOS_CONFIG_MOUNT" "$ICOS_GRUB_DEV" "$ICOS_SLOTS" "$ICOS_UPDATE_MEMBERS"', "sh", env], { encoding: "utf8" });
+    const r = spawnSync("sh", ["-euc", '. "$1"; printf "%s\\n" "$ICOS_CONFIG_DEV" "$ICOS_CONFIG_MOUNT" "$ICOS_GRUB_DEV" "$ICOS_SLOTS" "$ICOS_UPDATE_MEMBERS" "${ICOS_CONFIG_LABEL:-}"', "sh", env], { encoding: "utf8" });
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(r.stdout.split("\n").slice(0, 5), [c.config!.linux, c.config!.mountPoint, c.grub!.linux, Object.keys(c.slots).join(" "), c.updateImageMembers.join(" ")], os);
+    assert.deepEqual(r.stdout.split("\n").slice(0, 6), [c.config!.linux, c.config!.mountPoint, c.grub!.linux, Object.keys(c.slots).join(" "), c.updateImageMembers.join(" "), c.config!.label ?? ""], os);
     assert.deepEqual(JSON.parse(renderContractJson(c)), JSON.parse(JSON.stringify(c)));
   }
 });

@@ -4,16 +4,20 @@
 # It holds the node's identity (ssh host keys, machine-id, saved config), so it is formatted only
 # when it is provably blank: blkid finds no signature at all and its first MiBs are zeros.
 # Anything else but an ext4 filesystem is an error that stops the boot service, untouched.
-# Usage: setup-config-partition.sh [DEVICE]
+# The device and its label come from the device contract (the layout's config partition; a
+# layout without a label gets none).
+# Usage: setup-config-partition.sh [DEVICE [LABEL]]
 set -eu
 ICOS_TAG=config-partition
 # shellcheck source-path=SCRIPTDIR/../../../../icos-lib/opt/ic/lib source=icos-lib.sh
 . "${ICOS_LIB:-/opt/ic/lib}/icos-lib.sh"
 if [ $# -ge 1 ]; then
   dev=$1
+  label=${2:-}
 else
   icos_contract
   dev=${ICOS_CONFIG_DEV:?the device contract names no config device}
+  label=${ICOS_CONFIG_LABEL:-}
 fi
 BLANK_MIB=4
 
@@ -39,7 +43,7 @@ if ! head -c $((count * 1048576)) "$dev" | cmp -s - /dev/zero -n $((count * 1048
   icos_fail "$dev has no filesystem blkid knows but is not blank (data in its first $count MiB): refusing to format it"
 fi
 icos_say "first boot: $dev is blank, formatting it as ext4"
-mkfs.ext4 -q -F -L config -E root_owner=0:0 "$dev"
+mkfs.ext4 -q -F ${label:+-L "$label"} -E root_owner=0:0 "$dev"
 # The root of the partition is for root only (mke2fs makes it 0755).
 debugfs -w -R "set_inode_field <2> mode 040700" "$dev" > /dev/null 2>&1 || icos_fail "cannot set the mode of the new filesystem's root on $dev"
 icos_fsync "$dev"
