@@ -141,30 +141,28 @@ function binaryIdentity(command: string, env: NodeJS.ProcessEnv): string | undef
   return undefined;
 }
 
+/** The versions remembered in `file`; none when it is missing or unreadable (they are asked again). */
+function rememberedVersions(file: string): Record<string, string> {
+  try {
+    return JSON.parse(readFileSync(file, "utf8")) as Record<string, string>;
+  } catch {
+    return {};
+  }
+}
+
 /** toolVersion(command, args) ("unknown" when it prints none), remembered in `file` per binary. */
 export async function rememberedToolVersion(command: string, args: string[], file: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
   const id = binaryIdentity(command, env);
   const key = `${id} ${args.join(" ")}`;
-  let known: Record<string, string> = {};
-  try {
-    known = JSON.parse(readFileSync(file, "utf8")) as Record<string, string>;
-  } catch {
-    // none yet, or unreadable: asked again
-  }
-  if (id && typeof known[key] === "string") return known[key];
+  const known = rememberedVersions(file)[key];
+  if (id && typeof known === "string") return known;
   const version = (await toolVersion(command, args)) ?? "unknown";
   if (id) {
     try {
       mkdirSync(dirname(file), { recursive: true });
       const tmp = `${file}.tmp-${process.pid}`;
-      // Re-read: another build may have added its tools meanwhile.
-      let now: Record<string, string> = {};
-      try {
-        now = JSON.parse(readFileSync(file, "utf8")) as Record<string, string>;
-      } catch {
-        // start afresh
-      }
-      writeFileSync(tmp, JSON.stringify({ ...now, [key]: version }, null, 1) + "\n", { mode: 0o644 });
+      // Read again: another build may have added its tools meanwhile.
+      writeFileSync(tmp, JSON.stringify({ ...rememberedVersions(file), [key]: version }, null, 1) + "\n", { mode: 0o644 });
       renameSync(tmp, file);
     } catch {
       // a read-only cache only costs the next build the same questions

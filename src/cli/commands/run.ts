@@ -27,7 +27,7 @@ interface RunOptions {
 
 const HEARTBEAT_MS = 30_000;
 /** Said when no CONFIG media is attached: a GuestOS image waits for one, then reports a failed boot. */
-export const NO_CONFIG_MEDIA =
+const NO_CONFIG_MEDIA =
   "no --config-media: an image that takes its node configuration from a CONFIG media (GuestOS) waits 20 s for one, then reports a failed boot; " +
   "make one with `icos config guestos --config examples/qemu-node.json --out config.img` and add --config-media config.img";
 

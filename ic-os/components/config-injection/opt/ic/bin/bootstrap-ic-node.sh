@@ -111,12 +111,12 @@ install -d -m 0700 -o 0 -g 0 "$RUN_DIR"
 if [ -f "$work/tree/$OPERATOR_KEY" ]; then
   install -d -m 0755 -o 0 -g 0 "$NODE_DIR"
   install -m 0400 -o "$KEY_OWNER" -g "$(id -g "$KEY_OWNER")" "$work/tree/$OPERATOR_KEY" "$NODE_DIR/$OPERATOR_KEY"
+  # The key stays out of /run/config even for a moment; it goes back to the tree for the save.
+  mv "$work/tree/$OPERATOR_KEY" "$work/$OPERATOR_KEY"
   icos_say "node operator key in $NODE_DIR/$OPERATOR_KEY (readable by $KEY_OWNER only)"
 else
   rm -f "$NODE_DIR/$OPERATOR_KEY"
 fi
-# The key stays out of /run/config even for a moment; it is kept with the tree for the save.
-if [ -f "$work/tree/$OPERATOR_KEY" ]; then mv "$work/tree/$OPERATOR_KEY" "$work/$OPERATOR_KEY"; fi
 copy_private "$work/tree" "$RUN_DIR"
 if [ -f "$work/$OPERATOR_KEY" ]; then mv "$work/$OPERATOR_KEY" "$work/tree/$OPERATOR_KEY"; fi
 list_files "$RUN_DIR"

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Keep the configuration bootstrap-ic-node checked and used on this boot (left in
-# /run/bootstrap-ic-node.pending) on the config partition as bootstrap/, for boots without media.
+# /run/bootstrap-ic-node.pending; none on a boot without media, and then nothing is done) on the
+# config partition as bootstrap/, for boots without media.
 # Apart from bootstrap-ic-node so that networking need not wait for it; the system is ready only
 # once it is done (multi-user.target wants it).
 # Replaces the saved tree in one rename: a new directory, fsynced, then a symlink swapped over the

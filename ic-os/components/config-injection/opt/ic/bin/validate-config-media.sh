@@ -13,7 +13,7 @@
 set -eu
 dir=${1:?usage: validate-config-media.sh DIR [OUT]}
 strict_out=${2:-}
-share=${ICOS_SHARE:-$(dirname "$0")/../share}
+share=${ICOS_SHARE:-${0%/*}/../share}
 nl='
 '
 
