@@ -18,5 +18,9 @@ ICOS_TEST_SHARED_OUT=$(mktemp -d "${TMPDIR:-/tmp}/icos-test-shared.XXXXXX")
 export ICOS_TEST_SHARED_OUT
 trap 'rm -rf "$ICOS_TEST_SHARED_OUT"' EXIT
 trap 'exit 130' INT TERM
+# Builds and VMs need several GiB: say what is free, so a "no space left" failure explains itself.
+if [ "$tier" = slow ]; then
+  df -h "${TMPDIR:-/tmp}" "${ICOS_CACHE_DIR:-.}" | sed 's/^/# disk: /'
+fi
 # shellcheck disable=SC2086 # one argument per test file
 node --import tsx --test --test-concurrency="$concurrency" "$@" $files
