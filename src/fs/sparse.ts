@@ -74,7 +74,7 @@ export async function blockSha256(path: string): Promise<string> {
   return outer.digest("hex");
 }
 
-async function readFull(fh: FileHandle, buf: Buffer, position: number): Promise<void> {
+export async function readFull(fh: FileHandle, buf: Buffer, position: number): Promise<void> {
   for (let got = 0; got < buf.length; ) {
     const { bytesRead } = await fh.read(buf, got, buf.length - got, position + got);
     if (bytesRead === 0) {
