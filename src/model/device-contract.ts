@@ -12,6 +12,16 @@ export const CONTRACT_FILES = { env: "/opt/ic/share/device-contract.env", json: 
 export const VERSION_FILES = { boot: "/version.txt", root: "/opt/ic/share/version.txt" } as const;
 /** What the image trusts for its upgrades: public keys, the unsigned policy, its own target. */
 export const UPGRADE_TRUST = { keysDir: "/opt/ic/share/upgrade/keys", policy: "/opt/ic/share/upgrade/policy", target: "/opt/ic/share/upgrade/target" } as const;
+/**
+ * Kernel arguments of a verity root (IC-OS's own name for the first): the root hash, and the byte
+ * offset of the hash tree in the root partition. The verity-root component's initramfs script
+ * reads them (a fast test checks it uses these names).
+ */
+export const VERITY_KERNEL_ARGS = { rootHash: "root_hash", hashOffset: "root_hash_offset" } as const;
+/** The device-mapper name of a verity root (the initramfs opens it before any contract is readable). */
+export const VERITY_ROOT_DM_NAME = "vroot";
+/** The device-mapper name of the opened (decrypted) var partition: setup-var opens it, var.mount mounts it. */
+export const VAR_DM_NAME = "var";
 /** The members of an update image (update-img.tar.zst), each exactly once. */
 export const UPDATE_IMAGE_MEMBERS = ["VERSION.TXT", "boot.img", "root.img"] as const;
 
@@ -136,6 +146,9 @@ export function renderContractEnv(c: DeviceContract): string {
     dev(`ICOS_${s}_ROOT`, d.root);
     dev(`ICOS_${s}_VAR`, d.var);
   }
+  // Each slot's var goes on the same mount point (the running slot's; setup-var opens it).
+  const varMount = Object.values(c.slots).find((d) => d.var?.mountPoint)?.var?.mountPoint;
+  if (varMount) vars.push(["ICOS_VAR_MOUNT", varMount], ["ICOS_VAR_DM", VAR_DM_NAME], ["ICOS_VAR_DM_DEV", `/dev/mapper/${VAR_DM_NAME}`]);
   vars.push(
     ["ICOS_SLOTS", Object.keys(c.slots).join(" ")],
     ["ICOS_SWITCH_CYCLES", c.switchCycles.join(" ")],

@@ -78,7 +78,11 @@ export const osSchema = strict(
       .record(z.string().regex(/^\/[^\0]+$/, "expected an absolute path in the image"), z.string().regex(/^0[0-7]{3}$/, 'expected an octal mode such as "0440"'), { error: expected("a map of image path to mode") })
       .default({})
       .describe('modes git cannot record (it keeps only the executable bit), e.g. { /etc/sudoers.d/x: "0440" }'),
-    kernelArgs: str.default("").describe("kernel command line; icos adds root= and dfinity.system="),
+    kernelArgs: str.default("").describe("kernel command line; icos adds root= and dfinity.system= (and the verity arguments)"),
+    rootVerity: z
+      .boolean({ error: expected("true or false") })
+      .default(false)
+      .describe("seal the root filesystem with dm-verity (hash tree in the root partition past the filesystem; root hash on the kernel command line); the image's initramfs must open it (the verity-root component)"),
   },
   "an OS definition",
 );

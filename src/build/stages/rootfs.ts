@@ -2,14 +2,17 @@
 // then made into ext4 partition images (boot.img, root.img) that fit any A/B slot. The build
 // writes its own files here: the kernel command line per slot, the version, the upgrade trust
 // and the device contract (src/model/device-contract.ts).
+import { createHash } from "node:crypto";
 import { chmod, copyFile, mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import { UserError } from "../../errors.ts";
 import { nameGuid } from "../../formats/guid.ts";
 import { blockSha256 } from "../../fs/sparse.ts";
 import { buildExt4 } from "../../image/ext4.ts";
+import { sealVerity, type VeritySeal } from "../../image/verity.ts";
+import { verityDataBlocksFor } from "../../formats/verity.ts";
 import type { PublicKey } from "../../image/update-signature.ts";
-import { CONTRACT_FILES, renderContractEnv, renderContractJson, UPGRADE_TRUST, type DeviceContract, type DeviceRef } from "../../model/device-contract.ts";
+import { CONTRACT_FILES, VERITY_KERNEL_ARGS, renderContractEnv, renderContractJson, UPGRADE_TRUST, type DeviceContract, type DeviceRef } from "../../model/device-contract.ts";
 import type { Target } from "../../model/target.ts";
 import { layInComponents } from "../components.ts";
 import { withImageTree } from "../podman.ts";
@@ -42,18 +45,35 @@ export interface RootfsOutput {
   blockSha256: Record<string, string>;
 }
 
+/** The root filesystem's block size, also the verity data and hash block size. */
+const ROOT_BLOCK = 4096;
+
 /** How a slot's kernel finds its root: by GPT partition GUID, or by LVM volume path. */
 function rootArg(root: DeviceRef): string {
   return root.partGuid ? `root=PARTUUID=${root.partGuid}` : `root=${root.linux}`;
 }
 
+/**
+ * The kernel arguments of a verity root (read by the verity-root component's initramfs script):
+ * the root hash, and where the hash tree starts in the root partition.
+ */
+export function verityArgs(seal: VeritySeal): string {
+  return `${VERITY_KERNEL_ARGS.rootHash}=${seal.rootHash} ${VERITY_KERNEL_ARGS.hashOffset}=${seal.hashOffsetBytes}`;
+}
+
 /** BOOT_ARGS_A / BOOT_ARGS_B: each slot's kernel finds its own root (the same device the GPT names). */
-export function bootArgs(contract: DeviceContract, kernelArgs: string): string {
+export function bootArgs(contract: DeviceContract, kernelArgs: string, seal?: VeritySeal): string {
   const lines = ["# Kernel command line per slot; grub.cfg picks the one of the slot it boots."];
   for (const [slot, devices] of Object.entries(contract.slots)) {
-    lines.push(`BOOT_ARGS_${slot}="${`${rootArg(devices.root)} dfinity.system=${slot} ${kernelArgs}`.trim()}"`);
+    const args = [rootArg(devices.root), `dfinity.system=${slot}`, seal ? verityArgs(seal) : "", kernelArgs].filter(Boolean).join(" ");
+    lines.push(`BOOT_ARGS_${slot}="${args}"`);
   }
   return lines.join("\n") + "\n";
+}
+
+/** The verity salt and hash-device uuid of an OS's root: fixed per OS, so the root hash is reproducible. */
+export function verityIdentity(osName: string): { salt: Buffer; uuid: string } {
+  return { salt: createHash("sha256").update(`icos verity salt: ${osName} root`).digest(), uuid: nameGuid(osName, "root verity").toLowerCase() };
 }
 
 /** The single kernel (and its initrd) in /boot; IC-OS images carry exactly one. */
@@ -97,7 +117,7 @@ async function install(src: string, dest: string): Promise<void> {
 
 function files(i: RootfsInput) {
   return {
-    args: bootArgs(i.contract, i.target.os.kernelArgs),
+    kernelArgs: i.target.os.kernelArgs,
     contractEnv: renderContractEnv(i.contract),
     contractJson: renderContractJson(i.contract),
     keys: i.trust.keys.map((k) => [k.fingerprint, k.pem] as const),
@@ -106,11 +126,11 @@ function files(i: RootfsInput) {
 
 export const rootfsStage: Stage<RootfsInput, RootfsOutput> = {
   name: "rootfs",
-  version: 9, // 9: inode times set by our own codec (the superblock's lifetime writes differ)
+  version: 10, // 10: dm-verity roots
   tools: ["podman", "mount", "systemctl", "mke2fs", "debugfs", "e2fsck"],
   key: (i) => ({
     imageId: i.imageId, components: i.componentsDigest, target: i.target.id, bootBytes: i.bootBytes, rootBytes: i.rootBytes, imageVersion: i.version, unsigned: i.trust.unsigned,
-    sde: i.target.os.sourceDateEpoch, fsUuidsFrom: i.target.os.name, ...files(i),
+    sde: i.target.os.sourceDateEpoch, fsUuidsFrom: i.target.os.name, rootVerity: i.target.os.rootVerity, ...files(i),
   }),
   subject: (i) => `${i.target.id} boot + root (ext4)`,
   async run(dir, i, { store }) {
@@ -127,7 +147,6 @@ export const rootfsStage: Stage<RootfsInput, RootfsOutput> = {
         const k = await kernelFiles(join(tree, mounts.boot));
         await install(k.vmlinuz, join(boot, "vmlinuz"));
         await install(k.initrd, join(boot, "initrd.img"));
-        await put(boot, "/boot_args", f.args);
         await put(boot, i.contract.versionFiles.boot, i.version + "\n");
         for (const m of mounts.inside) await mkdirs(join(boot, m)); // e.g. config for /boot/config
         // The root keeps empty mount points; /run and /tmp are tmpfs at run time.
@@ -144,8 +163,15 @@ export const rootfsStage: Stage<RootfsInput, RootfsOutput> = {
         await put(tree, UPGRADE_TRUST.target, `${i.target.id}\n`);
         await put(tree, UPGRADE_TRUST.policy, `# Written by icos build: may this image install update images no trusted key signed?\nunsigned=${i.trust.unsigned ? "allow" : "refuse"}\n`);
         const common = { sourceDateEpoch: os.sourceDateEpoch };
+        // The root first: a verity root's hash goes into the boot partition's kernel arguments.
+        const rootImg = join(dir, "root.img");
+        const dataBlocks = os.rootVerity ? verityDataBlocksFor(ROOT_BLOCK, i.rootBytes / ROOT_BLOCK) : i.rootBytes / ROOT_BLOCK;
+        // A verity root is never written: no journal (64 MiB of every image at the real size).
+        const features = os.rootVerity ? ["^has_journal"] : undefined;
+        await buildExt4({ ...common, tree, out: rootImg, sizeBytes: dataBlocks * ROOT_BLOCK, blockSize: ROOT_BLOCK, features, label: "root", uuid: nameGuid(os.name, "root filesystem").toLowerCase() });
+        const seal = os.rootVerity ? await sealVerity(rootImg, i.rootBytes, { blockSize: ROOT_BLOCK, dataBlocks, ...verityIdentity(os.name) }) : undefined;
+        await put(boot, "/boot_args", bootArgs(i.contract, f.kernelArgs, seal));
         await buildExt4({ ...common, tree: boot, out: join(dir, "boot.img"), sizeBytes: i.bootBytes, label: "boot", uuid: nameGuid(os.name, "boot filesystem").toLowerCase() });
-        await buildExt4({ ...common, tree, out: join(dir, "root.img"), sizeBytes: i.rootBytes, label: "root", uuid: nameGuid(os.name, "root filesystem").toLowerCase() });
       });
     } finally {
       await rm(work, { recursive: true, force: true });

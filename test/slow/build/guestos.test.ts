@@ -1,7 +1,7 @@
 // Slow tier: build GuestOS images from the real Dockerfiles and boot them in QEMU.
 import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { appendFileSync, closeSync, cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, writeSync } from "node:fs";
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { icos } from "../../helpers/cli.ts";
@@ -11,6 +11,7 @@ import { ROOT } from "../../../src/paths.ts";
 import type { StageReport } from "../../../src/build/progress.ts";
 import { blockSha256 } from "../../../src/fs/sparse.ts";
 import { run } from "../../../src/exec.ts";
+import { startVm } from "../../../src/vm/vm.ts";
 
 const SCALE = "1/64";
 /** The build every test here shares (and the config tests too): with the release archives. */
@@ -26,7 +27,7 @@ function exampleMedia(t: Parameters<typeof scratch>[0]): string {
 
 interface BuildJson {
   outDir: string;
-  manifest: { inputs: { baseImage: string }; sha256: Record<string, string>; blockSha256: Record<string, string>; partitions: { name: string; blockSha256: string }[] };
+  manifest: { inputs: { baseImage: string }; sha256: Record<string, string>; blockSha256: Record<string, string>; partitions: { name: string; startLba: number; blockSha256: string }[] };
   stages: StageReport[];
 }
 interface RunJson {
@@ -79,6 +80,28 @@ describe("guestos images", { concurrency: false }, () => {
     const { json: r } = icosJson<RunJson>(["run", join(b.outDir, "disk.img"), "--config-media", exampleMedia(t), "--wait-ready", "--timeout", "300"]);
     assert.equal(r.ready, true);
     t.diagnostic(`guestos/dev ready after ${r.seconds}s`);
+  });
+
+  test("one flipped byte in the verity root stops the boot with a verity error on the console", async (t) => {
+    const b = sharedBuild<BuildJson>(DEV);
+    const copy = join(scratch(t, "icos-verity-"), "disk.img");
+    await run("cp", ["--sparse=always", join(b.outDir, "disk.img"), copy]);
+    // The first block of systemd (PID 1), found in the root filesystem of slot A.
+    const root = b.manifest.partitions.find((p) => p.name === "A_root")!.startLba * 512;
+    const { stdout } = await run("debugfs", ["-R", "blocks /usr/lib/systemd/systemd", `${copy}?offset=${root}`]);
+    const block = Number(stdout.trim().split(/\s+/)[0]);
+    assert.ok(block > 0, stdout);
+    const fd = openSync(copy, "r+");
+    const at = root + block * 4096 + 100;
+    const byte = Buffer.alloc(1);
+    readSync(fd, byte, 0, 1, at);
+    writeSync(fd, Buffer.from([byte[0]! ^ 0xff]), 0, 1, at);
+    closeSync(fd);
+    const vm = await startVm({ disk: copy, name: "verity-tamper" });
+    t.after(() => vm.stop());
+    const line = await vm.waitFor(/verity: .*data block \d+ is corrupted/, 300_000);
+    t.diagnostic(line.trim());
+    assert.doesNotMatch(readFileSync(vm.serialLog, "latin1"), /icos-ready:/, "the tampered root never comes up");
   });
 
   test("a rebuild with nothing changed does no work", () => {

@@ -9,6 +9,7 @@ import { scratch } from "../../helpers/tmp.ts";
 import { IC_OS_DIR, ROOT } from "../../../src/paths.ts";
 import { startVm } from "../../../src/vm/vm.ts";
 import { READY_LINE } from "../../../src/vm/console.ts";
+import { VAR_DM_NAME, VERITY_ROOT_DM_NAME } from "../../../src/model/device-contract.ts";
 
 const FIXTURE = join(ROOT, "test/fixtures/vm/node-deterministic.json");
 const BOOT_MS = 300_000;
@@ -70,6 +71,17 @@ describe("guestos identity and config injection", { concurrency: false }, () => 
     }
     assert.equal(run("stat -c '%a %U' /run/config /boot/config"), "700 root\n700 root");
 
+    // Storage: / is the verity device, read-only; /var the running slot's LUKS2 volume; /tmp a tmpfs.
+    // sysfs tells a dm device's kind to any user: CRYPT-VERITY-... or CRYPT-LUKS2-<uuid>-<name>.
+    const dmUuid = (name: string) => run(`for d in /sys/block/dm-*/dm; do [ "$(cat $d/name)" = ${name} ] && cat $d/uuid; done`);
+    assert.match(run("findmnt -no SOURCE,FSTYPE,OPTIONS /"), new RegExp(`^/dev/mapper/${VERITY_ROOT_DM_NAME}\\s+ext4\\s+ro,`));
+    assert.match(dmUuid(VERITY_ROOT_DM_NAME), /^CRYPT-VERITY-/);
+    assert.match(run("findmnt -no SOURCE,FSTYPE,OPTIONS /var"), new RegExp(`^/dev/mapper/${VAR_DM_NAME}\\s+ext4\\s+rw,nosuid,nodev`));
+    const varUuid = dmUuid(VAR_DM_NAME);
+    assert.match(varUuid, new RegExp(`^CRYPT-LUKS2-[0-9a-f]{32}-${VAR_DM_NAME}$`));
+    assert.equal(run("findmnt -no FSTYPE /tmp"), "tmpfs");
+    run("echo kept > /var/tmp/icos-persist-test");
+
     const hostKey = () => sshHostKey(vm.sshPort);
     const before = { machineId: run("cat /etc/machine-id"), hostKey: hostKey() };
 
@@ -86,6 +98,9 @@ describe("guestos identity and config injection", { concurrency: false }, () => 
     await waitForSsh(vm.sshPort, "admin", key, 60_000);
     assert.equal(run("cat /etc/machine-id"), before.machineId);
     assert.equal(hostKey(), before.hostKey);
+    // The same LUKS volume (its uuid is in the dm uuid), opened, not reformatted: the file is there.
+    assert.equal(dmUuid(VAR_DM_NAME), varUuid);
+    assert.equal(run("cat /var/tmp/icos-persist-test"), "kept");
   });
 
   test("without a CONFIG media the failure is reported on the console, and the dev console still works", async (t) => {

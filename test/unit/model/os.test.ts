@@ -36,7 +36,7 @@ test("os.yaml: each problem named by its path, all in one pass", (t) => {
   );
   assert.deepEqual(p.sort(), [
     "bootstrap.variant: Invalid option: expected one of \"minbase\"|\"essential\"|\"apt\"|\"required\"|\"important\"|\"standard\"",
-    "colour: unknown key (valid keys: name, description, kind, layout, sourceDateEpoch, bootstrap, bases, variants, components, enableUnits, maskUnits, fileModes, kernelArgs)",
+    "colour: unknown key (valid keys: name, description, kind, layout, sourceDateEpoch, bootstrap, bases, variants, components, enableUnits, maskUnits, fileModes, kernelArgs, rootVerity)",
   ].sort());
 });
 
@@ -45,7 +45,7 @@ test("os.yaml: cross-references are checked (base flavour, package files, compon
   assert.deepEqual(p, [
     'variants.dev.base: unknown base flavour "nightly" (defined: prod, dev)',
     "bases.prod[1]: no such file context/packages.missing",
-    "components[13]: no component folder ic-os/components/nope",
+    "components[15]: no component folder ic-os/components/nope",
   ]);
 });
 
