@@ -116,6 +116,7 @@ const abGptDisk: RecipeFn = async (ctx, target, layout, opts) => {
     version: opts.version,
     sourceDateEpoch: os.sourceDateEpoch,
     target: target.id,
+    osName: os.name,
     signing: opts.signingKey,
   });
   const archives = [DISK_ARCHIVE, ...UPDATE_ARCHIVES];

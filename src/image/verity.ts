@@ -5,8 +5,20 @@
 import { createHash } from "node:crypto";
 import { open, stat } from "node:fs/promises";
 import { UserError } from "../errors.ts";
+import { run } from "../exec.ts";
 import { dataExtents, readFull, writeAll } from "../fs/sparse.ts";
+import { nameGuid } from "../formats/guid.ts";
 import { encodeVeritySuperblock, VERITY_DIGEST_BYTES, verityGeometry, type VerityParams } from "../formats/verity.ts";
+import { VERITY_KERNEL_ARGS } from "../model/device-contract.ts";
+import { editExt4 } from "./ext4-edit.ts";
+
+/** A verity root's block size (data and hash), also the root filesystem's. */
+export const VERITY_BLOCK_BYTES = 4096;
+
+/** The verity salt and hash-device uuid of an OS's root: fixed per OS, so the root hash is reproducible. */
+export function verityIdentity(osName: string): { salt: Buffer; uuid: string } {
+  return { salt: createHash("sha256").update(`icos verity salt: ${osName} root`).digest(), uuid: nameGuid(osName, "root verity").toLowerCase() };
+}
 
 export interface VeritySeal {
   /** The root hash, lower-case hex: the kernel command line carries it. */
@@ -31,7 +43,9 @@ export async function sealVerity(image: string, totalBytes: number, p: VerityPar
   const g = verityGeometry(bs, p.dataBlocks);
   if (dataBytes + g.totalBlocks * bs > totalBytes) throw new UserError(`verity ${image}: ${p.dataBlocks} data blocks and ${g.totalBlocks} hash blocks do not fit in ${totalBytes} bytes`);
   const size = (await stat(image)).size;
-  if (size > dataBytes) throw new UserError(`verity ${image}: the filesystem (${size} bytes) is larger than the verity data area (${dataBytes} bytes)`);
+  // A file already of the partition's size was sealed before (its filesystem edited since): its
+  // old tree, past the data area, is simply overwritten.
+  if (size > dataBytes && size !== totalBytes) throw new UserError(`verity ${image}: the filesystem (${size} bytes) is larger than the verity data area (${dataBytes} bytes)`);
 
   // Level 0: one digest per data block; holes (and the area past the file's end) are zero blocks.
   const levels = g.levelBlocks.map((n) => Buffer.alloc(n * bs));
@@ -41,7 +55,7 @@ export async function sealVerity(image: string, totalBytes: number, p: VerityPar
     const buf = Buffer.alloc(CHUNK_BLOCKS * bs);
     for (const e of await dataExtents(image)) {
       const first = Math.floor(e.offset / bs);
-      const end = Math.ceil((e.offset + e.length) / bs);
+      const end = Math.min(p.dataBlocks, Math.ceil((e.offset + e.length) / bs));
       for (let b = first; b < end; b += CHUNK_BLOCKS) {
         const n = Math.min(CHUNK_BLOCKS, end - b);
         const chunk = buf.subarray(0, n * bs).fill(0);
@@ -67,4 +81,22 @@ export async function sealVerity(image: string, totalBytes: number, p: VerityPar
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * After an edit of a sealed root's filesystem (the "-test" update image, tests): hash it again
+ * and put the new root hash into the boot image's boot_args. A boot image whose boot_args has no
+ * root hash (no verity) is left alone. Returns the new root hash, if any.
+ */
+export async function resealVerityRoot(bootImg: string, rootImg: string, osName: string, sourceDateEpoch: number): Promise<string | undefined> {
+  const { stdout: args } = await run("debugfs", ["-R", "cat /boot_args", bootImg], { context: `read boot_args of ${bootImg}` });
+  const { rootHash, hashOffset } = VERITY_KERNEL_ARGS;
+  const m = new RegExp(`\\b${rootHash}=([0-9a-f]{64}) ${hashOffset}=(\\d+)\\b`).exec(args);
+  if (!m) return undefined;
+  const offset = Number(m[2]);
+  if (offset % VERITY_BLOCK_BYTES !== 0) throw new UserError(`${bootImg}: boot_args: ${hashOffset}=${offset} is not a multiple of ${VERITY_BLOCK_BYTES}`);
+  const seal = await sealVerity(rootImg, (await stat(rootImg)).size, { blockSize: VERITY_BLOCK_BYTES, dataBlocks: offset / VERITY_BLOCK_BYTES, ...verityIdentity(osName) });
+  const updated = args.replaceAll(`${rootHash}=${m[1]} `, `${rootHash}=${seal.rootHash} `);
+  await editExt4(bootImg, [{ type: "file", path: "/boot_args", content: updated }], { sourceDateEpoch });
+  return seal.rootHash;
 }

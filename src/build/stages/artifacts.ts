@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { run } from "../../exec.ts";
 import { sha256File } from "../../fs/hash.ts";
 import { editExt4 } from "../../image/ext4-edit.ts";
+import { resealVerityRoot } from "../../image/verity.ts";
 import { writeTar } from "../../image/tar.ts";
 import { writeUpdateImage } from "../../image/update-image.ts";
 import { signUpdateImage, type SigningKey } from "../../image/update-signature.ts";
@@ -23,6 +24,8 @@ export interface ArtifactsInput {
   version: string;
   sourceDateEpoch: number;
   target: string;
+  /** The OS: its verity salt and uuid, when the test image's root is sealed again. */
+  osName: string;
   signing?: SigningKey;
 }
 
@@ -34,10 +37,10 @@ export interface ArtifactsOutput {
 
 export const artifactsStage: Stage<ArtifactsInput, ArtifactsOutput> = {
   name: "artifacts",
-  version: 6, // 6: update images only for A/B kinds
+  version: 7, // 7: the test image's verity root is sealed again
   tools: ["zstd", "debugfs", "e2fsck", "openssl"],
   // The signing key enters the digest by its public key's fingerprint; the private key never does.
-  key: (i) => ({ disk: i.disk.digest, slot: i.slot?.digest ?? null, imageVersion: i.version, sde: i.sourceDateEpoch, target: i.target, signedBy: i.signing?.fingerprint ?? null }),
+  key: (i) => ({ disk: i.disk.digest, slot: i.slot?.digest ?? null, imageVersion: i.version, sde: i.sourceDateEpoch, target: i.target, os: i.osName, signedBy: i.signing?.fingerprint ?? null }),
   subject: (i) => i.subject,
   async run(dir, i) {
     const mtime = i.sourceDateEpoch;
@@ -54,8 +57,9 @@ export const artifactsStage: Stage<ArtifactsInput, ArtifactsOutput> = {
       await run("cp", ["--sparse=always", i.slot.bootImg, boot], { context: "copy boot.img for the test update image" });
       await run("cp", ["--sparse=always", i.slot.rootImg, root], { context: "copy root.img for the test update image" });
       const edit = { sourceDateEpoch: i.sourceDateEpoch };
-      await editExt4(boot, [{ type: "file", path: VERSION_FILES.boot, content: testVersion + "\n" }], edit);
       await editExt4(root, [{ type: "file", path: VERSION_FILES.root, content: testVersion + "\n" }], edit);
+      await resealVerityRoot(boot, root, i.osName, i.sourceDateEpoch); // a verity root's hash changed with it
+      await editExt4(boot, [{ type: "file", path: VERSION_FILES.boot, content: testVersion + "\n" }], edit);
       await writeUpdateImage({ out: join(dir, UPDATE_ARCHIVES[1]), version: testVersion, bootImg: boot, rootImg: root, mtime });
       await rm(work, { recursive: true });
       if (i.signing) for (const a of UPDATE_ARCHIVES) await signUpdateImage(join(dir, a), i.signing, i.target);

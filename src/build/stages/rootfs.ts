@@ -2,14 +2,13 @@
 // then made into ext4 partition images (boot.img, root.img) that fit any A/B slot. The build
 // writes its own files here: the kernel command line per slot, the version, the upgrade trust
 // and the device contract (src/model/device-contract.ts).
-import { createHash } from "node:crypto";
 import { chmod, copyFile, mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import { UserError } from "../../errors.ts";
 import { nameGuid } from "../../formats/guid.ts";
 import { blockSha256 } from "../../fs/sparse.ts";
 import { buildExt4 } from "../../image/ext4.ts";
-import { sealVerity, type VeritySeal } from "../../image/verity.ts";
+import { sealVerity, VERITY_BLOCK_BYTES, verityIdentity, type VeritySeal } from "../../image/verity.ts";
 import { verityDataBlocksFor } from "../../formats/verity.ts";
 import type { PublicKey } from "../../image/update-signature.ts";
 import { CONTRACT_FILES, VERITY_KERNEL_ARGS, renderContractEnv, renderContractJson, UPGRADE_TRUST, type DeviceContract, type DeviceRef } from "../../model/device-contract.ts";
@@ -46,7 +45,7 @@ export interface RootfsOutput {
 }
 
 /** The root filesystem's block size, also the verity data and hash block size. */
-const ROOT_BLOCK = 4096;
+const ROOT_BLOCK = VERITY_BLOCK_BYTES;
 
 /** How a slot's kernel finds its root: by GPT partition GUID, or by LVM volume path. */
 function rootArg(root: DeviceRef): string {
@@ -71,10 +70,6 @@ export function bootArgs(contract: DeviceContract, kernelArgs: string, seal?: Ve
   return lines.join("\n") + "\n";
 }
 
-/** The verity salt and hash-device uuid of an OS's root: fixed per OS, so the root hash is reproducible. */
-export function verityIdentity(osName: string): { salt: Buffer; uuid: string } {
-  return { salt: createHash("sha256").update(`icos verity salt: ${osName} root`).digest(), uuid: nameGuid(osName, "root verity").toLowerCase() };
-}
 
 /** The single kernel (and its initrd) in /boot; IC-OS images carry exactly one. */
 async function kernelFiles(bootDir: string): Promise<{ vmlinuz: string; initrd: string }> {

@@ -73,7 +73,7 @@ describe("guestos identity and config injection", { concurrency: false }, () => 
 
     // Storage: / is the verity device, read-only; /var the running slot's LUKS2 volume; /tmp a tmpfs.
     // sysfs tells a dm device's kind to any user: CRYPT-VERITY-... or CRYPT-LUKS2-<uuid>-<name>.
-    const dmUuid = (name: string) => run(`for d in /sys/block/dm-*/dm; do [ "$(cat $d/name)" = ${name} ] && cat $d/uuid; done`);
+    const dmUuid = (name: string) => run(`for d in /sys/block/dm-*/dm; do [ "$(cat $d/name)" = ${name} ] && cat $d/uuid; done; true`);
     assert.match(run("findmnt -no SOURCE,FSTYPE,OPTIONS /"), new RegExp(`^/dev/mapper/${VERITY_ROOT_DM_NAME}\\s+ext4\\s+ro,`));
     assert.match(dmUuid(VERITY_ROOT_DM_NAME), /^CRYPT-VERITY-/);
     assert.match(run("findmnt -no SOURCE,FSTYPE,OPTIONS /var"), new RegExp(`^/dev/mapper/${VAR_DM_NAME}\\s+ext4\\s+rw,nosuid,nodev`));

@@ -16,6 +16,7 @@ import { scratch } from "../../helpers/tmp.ts";
 import { ROOT } from "../../../src/paths.ts";
 import { run } from "../../../src/exec.ts";
 import { editExt4 } from "../../../src/image/ext4-edit.ts";
+import { resealVerityRoot } from "../../../src/image/verity.ts";
 import { writeUpdateImage } from "../../../src/image/update-image.ts";
 import { startVm, type VmHandle } from "../../../src/vm/vm.ts";
 
@@ -148,19 +149,22 @@ describe("A/B upgrades in a VM", { concurrency: false }, () => {
 
   test("updates that never confirm boot once, then the machine is back on slot A by itself", async (t) => {
     const dir = scratch(t, "icos-upgrade-bad-");
-    // A root filesystem the kernel cannot mount: the initramfs gives up and panic=10 reboots.
+    // A root changed after sealing (its superblock zeroed): dm-verity fails the read, the root
+    // cannot be mounted, and panic=10 reboots.
     const corruptRoot = await damagedUpdate(dir, "2.0.0-corrupt-root", async (root) => {
       const bytes = readFileSync(root);
       bytes.fill(0, 0, 64 * 1024);
       writeFileSync(root, bytes);
     });
     // A system that boots but has a failed unit: icos-confirm does not confirm it and reboots.
-    const unhealthy = await damagedUpdate(dir, "2.0.0-unhealthy", (root) =>
-      editExt4(root, [
+    // Sealed again after the edit: a root that verifies, with a broken unit in it.
+    const unhealthy = await damagedUpdate(dir, "2.0.0-unhealthy", async (root, boot) => {
+      await editExt4(root, [
         { type: "file", path: "/etc/systemd/system/icos-test-broken.service", content: "[Unit]\nDescription=Fails on purpose (upgrade rollback test)\n[Service]\nType=oneshot\nExecStart=/bin/false\n" },
         { type: "symlink", path: "/etc/systemd/system/multi-user.target.wants/icos-test-broken.service", target: "/etc/systemd/system/icos-test-broken.service" },
-      ], { sourceDateEpoch: 1_700_000_000 }),
-    );
+      ], { sourceDateEpoch: 1_700_000_000 });
+      assert.ok(await resealVerityRoot(boot, root, "guestos", 1_700_000_000), "guestos has a verity root");
+    });
     // A boot partition GRUB cannot read: no kernel to load, so grub.cfg reboots.
     const corruptBoot = await damagedUpdate(dir, "2.0.0-corrupt-boot", async (_root, boot) => {
       const bytes = readFileSync(boot);
@@ -170,7 +174,7 @@ describe("A/B upgrades in a VM", { concurrency: false }, () => {
     const dev = await bootVersion1(t, "upgrade-rollback");
     let boots = 1;
     for (const [image, version, sign] of [
-      [corruptRoot, "2.0.0-corrupt-root", /Rebooting automatically|Kernel panic/],
+      [corruptRoot, "2.0.0-corrupt-root", /verity: .*data block \d+ is corrupted/],
       [unhealthy, "2.0.0-unhealthy", /icos-confirm: slot B is degraded after an upgrade \(boot_cycle=failsafe_check\): not confirming; rebooting/],
       [corruptBoot, "2.0.0-corrupt-boot", /icos: slot B did not boot; rebooting/],
     ] as const) {

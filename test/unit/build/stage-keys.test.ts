@@ -84,12 +84,13 @@ test("disk: the GPT and the digest of what fills each partition; not the paths o
 });
 
 test("artifacts: the disk and slot digests, version, target and signer; not the paths", () => {
-  const base: ArtifactsInput = { subject: "x", disk: { img: "/a/disk.img", digest: "d" }, slot: { bootImg: "/a/boot.img", rootImg: "/a/root.img", digest: "r" }, version: "1.0.0", sourceDateEpoch: 1, target: "guestos/dev" };
+  const base: ArtifactsInput = { subject: "x", disk: { img: "/a/disk.img", digest: "d" }, slot: { bootImg: "/a/boot.img", rootImg: "/a/root.img", digest: "r" }, version: "1.0.0", sourceDateEpoch: 1, target: "guestos/dev", osName: "guestos" };
   checkKey(artifactsStage, base, {
     changes: {
       disk: (i) => ({ ...i, disk: { ...i.disk, digest: "e" } }),
       "no update images": (i) => ({ ...i, slot: undefined }),
       version: (i) => ({ ...i, version: "2" }),
+      "OS (verity salt)": (i) => ({ ...i, osName: "hostos" }),
       target: (i) => ({ ...i, target: "guestos/prod" }),
       signer: (i) => ({ ...i, signing: { fingerprint: "f" } as ArtifactsInput["signing"] }),
     },

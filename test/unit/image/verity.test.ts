@@ -4,10 +4,12 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { closeSync, copyFileSync, ftruncateSync, openSync, readFileSync, statSync, truncateSync, writeSync } from "node:fs";
+import { closeSync, copyFileSync, ftruncateSync, mkdirSync, openSync, readFileSync, statSync, truncateSync, writeFileSync, writeSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { sealVerity } from "../../../src/image/verity.ts";
+import { resealVerityRoot, sealVerity, verityIdentity } from "../../../src/image/verity.ts";
+import { buildExt4 } from "../../../src/image/ext4.ts";
+import { editExt4 } from "../../../src/image/ext4-edit.ts";
 import { decodeVeritySuperblock, verityDataBlocksFor, verityGeometry, VERITY_SUPERBLOCK_BYTES } from "../../../src/formats/verity.ts";
 import { scratch } from "../../helpers/tmp.ts";
 
@@ -99,5 +101,47 @@ describe("dm-verity geometry", () => {
       assert.ok(n + verityGeometry(BS, n).totalBlocks <= total, `${total}: ${n} fits`);
       assert.ok(n + 1 + verityGeometry(BS, n + 1).totalBlocks > total, `${total}: ${n + 1} would not`);
     }
+  });
+});
+
+describe("sealing again after an edit (the -test update image)", () => {
+  it("the edited root verifies with the new hash in boot_args, not with the old one", async (t) => {
+    const dir = scratch(t, "icos-verity-");
+    const tree = join(dir, "tree");
+    mkdirSync(join(tree, "opt"), { recursive: true });
+    writeFileSync(join(tree, "opt/version.txt"), "1.0.0\n");
+    const root = join(dir, "root.img");
+    const total = 3000 * BS;
+    const dataBlocks = verityDataBlocksFor(BS, total / BS);
+    await buildExt4({ tree, out: root, sizeBytes: dataBlocks * BS, label: "root", uuid: UUID, sourceDateEpoch: 1700000000, features: ["^has_journal"] });
+    const first = await sealVerity(root, total, { blockSize: BS, dataBlocks, ...verityIdentity("guestos") });
+    const bootTree = join(dir, "boot");
+    mkdirSync(bootTree);
+    const args = (hash: string) => `BOOT_ARGS_A="root=PARTUUID=x dfinity.system=A root_hash=${hash} root_hash_offset=${first.hashOffsetBytes} ro"\nBOOT_ARGS_B="root=PARTUUID=y dfinity.system=B root_hash=${hash} root_hash_offset=${first.hashOffsetBytes} ro"\n`;
+    writeFileSync(join(bootTree, "boot_args"), args(first.rootHash));
+    const boot = join(dir, "boot.img");
+    await buildExt4({ tree: bootTree, out: boot, sizeBytes: 1024 * BS, label: "boot", uuid: UUID, sourceDateEpoch: 1700000000 });
+
+    await editExt4(root, [{ type: "file", path: "/opt/version.txt", content: "1.0.0-test\n" }], { sourceDateEpoch: 1700000000 });
+    const verifyWith = (hash: string) => veritysetup(["verify", `--hash-offset=${first.hashOffsetBytes}`, root, root, hash]).code;
+    assert.notEqual(verifyWith(first.rootHash), 0, "the edit broke the old tree");
+    const again = await resealVerityRoot(boot, root, "guestos", 1700000000);
+    assert.ok(again && again !== first.rootHash);
+    assert.equal(verifyWith(again), 0);
+    const bootArgs = spawnSync("debugfs", ["-R", "cat /boot_args", boot], { encoding: "utf8" }).stdout;
+    assert.equal(bootArgs, args(again), "both slots' lines carry the new hash");
+    assert.equal(statSync(root).size, total);
+  });
+
+  it("a boot image without a root hash is left alone", async (t) => {
+    const dir = scratch(t, "icos-verity-");
+    const bootTree = join(dir, "boot");
+    mkdirSync(bootTree);
+    writeFileSync(join(bootTree, "boot_args"), 'BOOT_ARGS_A="root=PARTUUID=x rw"\n');
+    const boot = join(dir, "boot.img");
+    await buildExt4({ tree: bootTree, out: boot, sizeBytes: 1024 * BS, label: "boot", uuid: UUID, sourceDateEpoch: 1700000000 });
+    const before = sha(boot);
+    assert.equal(await resealVerityRoot(boot, join(dir, "no-root.img"), "guestos", 1700000000), undefined);
+    assert.equal(sha(boot), before);
   });
 });
