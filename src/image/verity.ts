@@ -27,6 +27,14 @@ export interface VeritySeal {
   hashOffsetBytes: number;
 }
 
+/**
+ * The kernel arguments of a verity root (read by the verity-root component's initramfs script):
+ * the root hash, and where the hash tree starts in the root partition.
+ */
+export function verityArgs(seal: VeritySeal): string {
+  return `${VERITY_KERNEL_ARGS.rootHash}=${seal.rootHash} ${VERITY_KERNEL_ARGS.hashOffset}=${seal.hashOffsetBytes}`;
+}
+
 const CHUNK_BLOCKS = 1024;
 
 function saltedHash(salt: Buffer, block: Buffer): Buffer {
@@ -96,7 +104,7 @@ export async function resealVerityRoot(bootImg: string, rootImg: string, osName:
   const offset = Number(m[2]);
   if (offset % VERITY_BLOCK_BYTES !== 0) throw new UserError(`${bootImg}: boot_args: ${hashOffset}=${offset} is not a multiple of ${VERITY_BLOCK_BYTES}`);
   const seal = await sealVerity(rootImg, (await stat(rootImg)).size, { blockSize: VERITY_BLOCK_BYTES, dataBlocks: offset / VERITY_BLOCK_BYTES, ...verityIdentity(osName) });
-  const updated = args.replaceAll(`${rootHash}=${m[1]} `, `${rootHash}=${seal.rootHash} `);
+  const updated = args.replaceAll(m[0], verityArgs(seal));
   await editExt4(bootImg, [{ type: "file", path: "/boot_args", content: updated }], { sourceDateEpoch });
   return seal.rootHash;
 }

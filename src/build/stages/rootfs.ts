@@ -8,10 +8,10 @@ import { UserError } from "../../errors.ts";
 import { nameGuid } from "../../formats/guid.ts";
 import { blockSha256 } from "../../fs/sparse.ts";
 import { buildExt4 } from "../../image/ext4.ts";
-import { sealVerity, VERITY_BLOCK_BYTES, verityIdentity, type VeritySeal } from "../../image/verity.ts";
+import { sealVerity, VERITY_BLOCK_BYTES, verityArgs, verityIdentity, type VeritySeal } from "../../image/verity.ts";
 import { verityDataBlocksFor } from "../../formats/verity.ts";
 import type { PublicKey } from "../../image/update-signature.ts";
-import { CONTRACT_FILES, VERITY_KERNEL_ARGS, renderContractEnv, renderContractJson, UPGRADE_TRUST, type DeviceContract, type DeviceRef } from "../../model/device-contract.ts";
+import { CONTRACT_FILES, renderContractEnv, renderContractJson, UPGRADE_TRUST, type DeviceContract, type DeviceRef } from "../../model/device-contract.ts";
 import type { Target } from "../../model/target.ts";
 import { layInComponents } from "../components.ts";
 import { withImageTree } from "../podman.ts";
@@ -52,14 +52,6 @@ function rootArg(root: DeviceRef): string {
   return root.partGuid ? `root=PARTUUID=${root.partGuid}` : `root=${root.linux}`;
 }
 
-/**
- * The kernel arguments of a verity root (read by the verity-root component's initramfs script):
- * the root hash, and where the hash tree starts in the root partition.
- */
-export function verityArgs(seal: VeritySeal): string {
-  return `${VERITY_KERNEL_ARGS.rootHash}=${seal.rootHash} ${VERITY_KERNEL_ARGS.hashOffset}=${seal.hashOffsetBytes}`;
-}
-
 /** BOOT_ARGS_A / BOOT_ARGS_B: each slot's kernel finds its own root (the same device the GPT names). */
 export function bootArgs(contract: DeviceContract, kernelArgs: string, seal?: VeritySeal): string {
   const lines = ["# Kernel command line per slot; grub.cfg picks the one of the slot it boots."];
@@ -69,7 +61,6 @@ export function bootArgs(contract: DeviceContract, kernelArgs: string, seal?: Ve
   }
   return lines.join("\n") + "\n";
 }
-
 
 /** The single kernel (and its initrd) in /boot; IC-OS images carry exactly one. */
 async function kernelFiles(bootDir: string): Promise<{ vmlinuz: string; initrd: string }> {

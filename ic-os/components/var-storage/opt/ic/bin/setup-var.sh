@@ -29,16 +29,17 @@ fi
 
 icos_say "slot $slot: first boot: encrypting $dev and filling it with the image's $var"
 new=$name-new
+new_dev=${ICOS_VAR_DM_DEV%/*}/$new
 cryptsetup close "$new" 2>/dev/null || true
 cryptsetup luksFormat --batch-mode --type luks2 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
   --label "$READY-new" --key-file "$key" "$dev" || icos_fail "luksFormat $dev failed"
 cryptsetup open --key-file "$key" "$dev" "$new"
 # The journal and inode tables are initialised lazily: on an emulated CPU every byte written
 # through dm-crypt costs.
-mkfs.ext4 -q -L var -E lazy_itable_init=1,lazy_journal_init=1,nodiscard "${ICOS_VAR_DM_DEV}-new"
+mkfs.ext4 -q -L var -E lazy_itable_init=1,lazy_journal_init=1,nodiscard "$new_dev"
 mnt=/run/setup-var
 mkdir -p "$mnt"
-mount -t ext4 "${ICOS_VAR_DM_DEV}-new" "$mnt"
+mount -t ext4 "$new_dev" "$mnt"
 cp -a "$var/." "$mnt/"
 sync -f "$mnt"
 umount "$mnt"
